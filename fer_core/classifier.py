@@ -1,0 +1,139 @@
+"""``EmotionClassifier``: a saved model plus the exact preprocessing it was trained with."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import keras
+import numpy as np
+
+from fer_core.errors import InvalidInputError, ModelNotFoundError
+from fer_core.labels import CLASSES
+from fer_core.preprocessing import ColorOrder, preprocess
+
+#: Folder of shipped models; ``FER_CORE_MODELS`` points elsewhere.
+MODELS_DIR = Path(os.environ.get("FER_CORE_MODELS", Path(__file__).resolve().parents[1] / "models"))
+DEFAULT_MODEL = "vgg-small"
+MODEL_FILE = "model.keras"
+
+TTA = Literal["flip", "tencrop"]
+_TENCROP_SHIFT = 4  # pixels: the corner crops of the classic 40-from-48 ten-crop
+
+
+def resolve_model_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """A model name (a folder of ``MODELS_DIR``), a model folder or a ``.keras`` file -> file."""
+    candidate = Path(path) if path is not None else MODELS_DIR / DEFAULT_MODEL
+    if path is not None and not candidate.exists() and not candidate.is_absolute():
+        candidate = MODELS_DIR / candidate
+    if candidate.is_dir():
+        candidate = candidate / MODEL_FILE
+    if not candidate.is_file():
+        shipped = sorted(p.parent.name for p in MODELS_DIR.glob(f"*/{MODEL_FILE}"))
+        raise ModelNotFoundError(
+            f"no saved model at {candidate}; pass a .keras file, a model folder, "
+            f"or one of the shipped names {shipped or '(none found in ' + str(MODELS_DIR) + ')'}"
+        )
+    return candidate
+
+
+class EmotionClassifier:
+    """Classify face crops into the 7 emotions.
+
+    >>> clf = EmotionClassifier.load()
+    >>> clf.predict_proba(crops)  # (N, 7) float32, columns in ``clf.classes`` order
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        classes: Sequence[str] = CLASSES,
+        standardize: bool = False,
+        batch_size: int = 256,
+        metadata: dict | None = None,
+    ) -> None:
+        outputs = model.output_shape[-1]
+        if outputs != len(classes):
+            raise InvalidInputError(f"model has {outputs} outputs but {len(classes)} classes")
+        self.model = model
+        self.classes: tuple[str, ...] = tuple(classes)
+        self.standardize = standardize
+        self.batch_size = batch_size
+        self.metadata = metadata or {}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> EmotionClassifier:
+        """Load the default shipped model, a shipped model by name, or any saved model."""
+        model_file = resolve_model_path(path)
+        try:
+            model = keras.models.load_model(model_file, compile=False)
+        except (OSError, ValueError) as error:
+            raise ModelNotFoundError(f"cannot load model {model_file}: {error}") from error
+        folder = model_file.parent
+        classes = CLASSES
+        if (folder / "classes.json").is_file():
+            classes = tuple(json.loads((folder / "classes.json").read_text()))
+        metadata = {}
+        if (folder / "config.json").is_file():
+            metadata = json.loads((folder / "config.json").read_text())
+        standardize = bool(metadata.get("preprocessing", {}).get("standardize", False))
+        return cls(model, classes, standardize=standardize, metadata=metadata)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def predict_proba(
+        self,
+        faces: np.ndarray | Sequence[np.ndarray],
+        color: ColorOrder = "bgr",
+        tta: TTA | None = None,
+    ) -> np.ndarray:
+        """Face crops -> (N, 7) float32 probabilities whose rows sum to 1.
+
+        ``faces``: (N, H, W) or (N, H, W, 1|3|4) uint8 or float crops of any size, or a list
+        of crops of different sizes; colour crops are read as BGR unless ``color="rgb"``.
+        ``tta`` averages over views: ``"flip"`` (2 views) or ``"tencrop"`` (5 crops x flip).
+        """
+        batch = preprocess(faces, color=color, standardize=self.standardize)
+        if len(batch) == 0:
+            return np.empty((0, len(self.classes)), np.float32)
+        views = _tta_views(batch, tta)
+        probs = np.mean([self._forward(view) for view in views], axis=0)
+        probs /= probs.sum(axis=1, keepdims=True)
+        return probs.astype(np.float32)
+
+    def predict(self, faces: np.ndarray | Sequence[np.ndarray], **kwargs) -> np.ndarray:
+        """The most likely class name of each face."""
+        return np.array(self.classes)[self.predict_proba(faces, **kwargs).argmax(axis=1)]
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        # predict_on_batch runs the compiled predict function with no per-call dataset set-up,
+        # which ``predict`` pays; chunks bound memory for large N.
+        chunks = [
+            keras.ops.convert_to_numpy(self.model.predict_on_batch(batch[i : i + self.batch_size]))
+            for i in range(0, len(batch), self.batch_size)
+        ]
+        return np.concatenate(chunks).astype(np.float32)
+
+
+def _tta_views(batch: np.ndarray, tta: TTA | None) -> list[np.ndarray]:
+    """Views of a preprocessed (N, 48, 48, 1) batch for test-time augmentation."""
+    if tta is None:
+        return [batch]
+    flipped = batch[:, :, ::-1]
+    if tta == "flip":
+        return [batch, flipped]
+    if tta == "tencrop":
+        s = _TENCROP_SHIFT
+        views = []
+        for image in (batch, flipped):
+            padded = np.pad(image, ((0, 0), (s, s), (s, s), (0, 0)), mode="reflect")
+            size = image.shape[1]
+            for dy, dx in ((s, s), (0, 0), (0, 2 * s), (2 * s, 0), (2 * s, 2 * s)):
+                views.append(np.ascontiguousarray(padded[:, dy : dy + size, dx : dx + size]))
+        return views
+    raise InvalidInputError(f"tta must be None, 'flip' or 'tencrop', got {tta!r}")

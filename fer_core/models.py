@@ -1,0 +1,143 @@
+"""Network architectures, each a short function that reads top to bottom.
+
+All code is backend-neutral Keras 3 (``keras.layers``), with augmentation as layers inside
+the model, so the same training script runs on TensorFlow, JAX or torch and the saved
+``.keras`` file loads on any of them. Models take (48, 48, 1) inputs in [0, 1] and end in a
+float32 softmax over the classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import keras
+from keras import layers
+
+from fer_core.labels import CLASSES
+from fer_core.preprocessing import IMAGE_SIZE
+
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+NUM_CLASSES = len(CLASSES)
+
+
+def baseline(num_classes: int = NUM_CLASSES) -> keras.Model:
+    """The seed's Sequential CNN: four Conv/MaxPool/Dropout blocks and two Dense layers."""
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE),
+            layers.Conv2D(128, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(0.4),
+            layers.Conv2D(256, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(0.4),
+            layers.Conv2D(512, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(0.4),
+            layers.Conv2D(512, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(0.4),
+            layers.Flatten(),
+            layers.Dense(512, activation="relu"),
+            layers.Dropout(0.4),
+            layers.Dense(256, activation="relu"),
+            layers.Dropout(0.3),
+            layers.Dense(num_classes, activation="softmax", dtype="float32"),
+        ],
+        name="baseline",
+    )
+
+
+def augmentation(crop: int = 4) -> keras.Sequential:
+    """Train-time geometric jitter; inactive at inference, so it ships inside the model.
+
+    A random translation followed by a fixed ``crop``-pixel border crop is a per-image random
+    crop during training and a centre crop at inference, the classic FER recipe (train on
+    random 40x40 crops, test on the centre), and the smaller maps make every step cheaper.
+    """
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal"),
+            layers.RandomRotation(0.05, fill_mode="reflect"),
+            layers.RandomZoom(0.1, fill_mode="reflect"),
+            layers.RandomTranslation(crop / IMAGE_SIZE, crop / IMAGE_SIZE, fill_mode="reflect"),
+            layers.Cropping2D(crop),
+        ],
+        name="augmentation",
+    )
+
+
+def vgg(
+    num_classes: int = NUM_CLASSES,
+    widths: tuple[int, ...] = (32, 64, 128, 256),
+    dropout: float = 0.4,
+    crop: int = 4,
+) -> keras.Model:
+    """BN-VGG: stages of two 3x3 conv + batch-norm + ReLU, max-pooling between stages,
+    global average pooling and a small dense head."""
+    inputs = keras.Input(INPUT_SHAPE)
+    x = augmentation(crop)(inputs)
+    for stage, width in enumerate(widths):
+        if stage:
+            x = layers.MaxPooling2D(2)(x)
+        for _ in range(2):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="vgg")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """An architecture and the training defaults that suit it."""
+
+    build: Callable[..., keras.Model]
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    warmup_epochs: int = 0
+    cosine: bool = False
+    epochs: int = 100
+    batch_size: int = 128
+    mixed_precision: bool = False
+
+
+RECIPES: dict[str, Recipe] = {
+    "baseline": Recipe(baseline),
+    "vgg": Recipe(
+        vgg,
+        optimizer="adamw",
+        learning_rate=2e-3,
+        weight_decay=1e-4,
+        label_smoothing=0.1,
+        warmup_epochs=1,
+        cosine=True,
+        epochs=75,
+    ),
+    "vgg-wide": Recipe(
+        partial(vgg, widths=(64, 128, 256, 512)),
+        optimizer="adamw",
+        learning_rate=2e-3,
+        weight_decay=1e-4,
+        label_smoothing=0.1,
+        warmup_epochs=1,
+        cosine=True,
+        epochs=40,
+        mixed_precision=True,
+    ),
+}
+
+
+def build_model(arch: str, num_classes: int = NUM_CLASSES) -> keras.Model:
+    """Build an uncompiled model by recipe name (see ``RECIPES``)."""
+    if arch not in RECIPES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(RECIPES)}")
+    return RECIPES[arch].build(num_classes=num_classes)

@@ -1,0 +1,273 @@
+"""Train a model from a dataset folder: load, preprocess, build, compile, fit, save.
+
+Every epoch is checkpointed (``backup/`` holds weights, optimizer and epoch, for
+``resume=True``; ``best.keras`` holds the best epoch on the validation split), the history is
+appended to ``history.csv``, and the finished model is exported as ``model.keras`` in float32
+without optimizer state, beside ``classes.json`` and ``config.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.utils.class_weight import compute_class_weight
+
+from fer_core.data import load_dataset, to_arrays
+from fer_core.errors import FerCoreError
+from fer_core.labels import CLASSES
+from fer_core.models import RECIPES, build_model
+from fer_core.preprocessing import preprocess
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.keras"
+BEST_FILE = "best.keras"
+BACKUP_DIR = "backup"
+HISTORY_FILE = "history.csv"
+
+
+class RunDirectoryError(FerCoreError):
+    """The output folder holds a run that this call would overwrite, or nothing to resume."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved as ``config.json`` beside the model."""
+
+    data: str
+    out: str
+    arch: str = "vgg"
+    epochs: int | None = None  # None: the recipe's default
+    batch_size: int | None = None
+    val_fraction: float = 0.1
+    seed: int = 1337
+    patience: int = 20
+    class_weight: bool = False
+    resume: bool = False
+    cache_dir: str | None = None
+    recipe: dict = field(default_factory=dict)
+
+    def resolved(self) -> TrainConfig:
+        """Fill the recipe's defaults in, so the saved config says what actually ran."""
+        if self.arch not in RECIPES:
+            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(RECIPES)}")
+        recipe = RECIPES[self.arch]
+        settings = {k: v for k, v in asdict(recipe).items() if k != "build"}
+        return replace(
+            self,
+            epochs=self.epochs or recipe.epochs,
+            batch_size=self.batch_size or recipe.batch_size,
+            recipe=settings,
+        )
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    history: pd.DataFrame
+    best_val_accuracy: float
+
+
+def split_train_val(
+    images: np.ndarray, labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A stratified validation split of the training data (never the test split)."""
+    return train_test_split(
+        images, labels, test_size=fraction, stratify=labels, random_state=seed, shuffle=True
+    )
+
+
+def _optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    recipe = config.recipe
+    rate: float | keras.optimizers.schedules.LearningRateSchedule = recipe["learning_rate"]
+    if recipe["cosine"]:
+        warmup = recipe["warmup_epochs"] * steps_per_epoch
+        rate = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0 if warmup else rate,
+            decay_steps=max(1, config.epochs * steps_per_epoch - warmup),
+            warmup_target=rate if warmup else None,
+            warmup_steps=warmup,
+        )
+    if recipe["optimizer"] == "adamw":
+        return keras.optimizers.AdamW(rate, weight_decay=recipe["weight_decay"])
+    return keras.optimizers.get(
+        {"class_name": recipe["optimizer"], "config": {"learning_rate": rate}}
+    )
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One log line per epoch with validation accuracy, learning rate and time."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.epochs = epochs
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        rate = self.model.optimizer.learning_rate
+        log.info(
+            "epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  lr %.2e  %.0fs",
+            epoch + 1,
+            self.epochs,
+            logs.get("loss", math.nan),
+            logs.get("accuracy", math.nan),
+            logs.get("val_loss", math.nan),
+            logs.get("val_accuracy", math.nan),
+            float(keras.ops.convert_to_numpy(rate)),
+            time.monotonic() - self._start,
+        )
+
+
+def _prepare_run_dir(out: Path, resume: bool) -> None:
+    backup = out / BACKUP_DIR
+    if resume:
+        if not backup.exists():
+            done = " (it already finished)" if (out / MODEL_FILE).exists() else ""
+            raise RunDirectoryError(f"nothing to resume in {out}{done}; run without --resume")
+        return
+    if backup.exists() or (out / MODEL_FILE).exists():
+        raise RunDirectoryError(
+            f"{out} already holds a training run; pass --resume to continue it "
+            "or choose another --out"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _best_so_far(history_path: Path) -> float | None:
+    if not history_path.exists():
+        return None
+    history = pd.read_csv(history_path)
+    return float(history["val_accuracy"].max()) if len(history) else None
+
+
+def export_inference_model(arch: str, weights_path: Path, out_path: Path) -> keras.Model:
+    """Rebuild ``arch`` in float32, load trained weights, save without optimizer state."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        model = build_model(arch)
+        model.load_weights(weights_path)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    model.save(out_path)
+    return model
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Run (or resume) one training run; see the module docstring for what it writes."""
+    config = config.resolved()
+    out = Path(config.out)
+    _prepare_run_dir(out, config.resume)
+    keras.utils.set_random_seed(config.seed)
+
+    dataset = load_dataset(config.data, cache_dir=config.cache_dir)
+    images, labels = to_arrays(dataset.train)
+    x_train, x_val, y_train, y_val = split_train_val(
+        images, labels, config.val_fraction, config.seed
+    )
+    num_classes = len(CLASSES)
+    x_train, x_val = preprocess(x_train), preprocess(x_val)
+    y_train_1h = keras.utils.to_categorical(y_train, num_classes)
+    y_val_1h = keras.utils.to_categorical(y_val, num_classes)
+    class_weight = None
+    if config.class_weight:
+        present = np.unique(y_train)
+        weights = compute_class_weight("balanced", classes=present, y=y_train)
+        class_weight = dict(zip(present.tolist(), weights.tolist(), strict=True))
+
+    keras.config.set_dtype_policy(
+        "mixed_bfloat16" if config.recipe["mixed_precision"] else "float32"
+    )
+    model = build_model(config.arch, num_classes)
+    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
+    model.compile(
+        optimizer=_optimizer(config, steps_per_epoch),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.recipe["label_smoothing"]),
+        metrics=["accuracy"],
+    )
+    metadata = {
+        "config": asdict(config),
+        "classes": list(CLASSES),
+        "dataset": {
+            "layout": dataset.layout,
+            "train_images": len(x_train),
+            "val_images": len(x_val),
+            "skipped": len(dataset.skipped),
+        },
+        "params": model.count_params(),
+        "preprocessing": {"size": 48, "grayscale": True, "scale": "0-1", "standardize": False},
+        "versions": {
+            "keras": keras.__version__,
+            "backend": keras.backend.backend(),
+            "python": platform.python_version(),
+        },
+    }
+    (out / "config.json").write_text(json.dumps(metadata, indent=2))
+    (out / "classes.json").write_text(json.dumps(list(CLASSES)))
+    log.info(
+        "training %s (%d params) on %d images, validating on %d, %d epochs",
+        config.arch,
+        model.count_params(),
+        len(x_train),
+        len(x_val),
+        config.epochs,
+    )
+
+    history_path = out / HISTORY_FILE
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out / BACKUP_DIR)),
+        keras.callbacks.ModelCheckpoint(
+            str(out / BEST_FILE),
+            monitor="val_accuracy",
+            mode="max",
+            save_best_only=True,
+            initial_value_threshold=_best_so_far(history_path) if config.resume else None,
+        ),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience),
+        keras.callbacks.CSVLogger(str(history_path), append=config.resume),
+        EpochLog(config.epochs),
+    ]
+    model.fit(
+        x_train,
+        y_train_1h,
+        validation_data=(x_val, y_val_1h),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        class_weight=class_weight,
+        callbacks=callbacks,
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    keras.config.set_dtype_policy("float32")
+
+    history = pd.read_csv(history_path)
+    model_path = out / MODEL_FILE
+    export_inference_model(config.arch, out / BEST_FILE, model_path)
+    shutil.rmtree(out / BACKUP_DIR, ignore_errors=True)
+    best = float(history["val_accuracy"].max())
+    log.info("best validation accuracy %.4f; saved %s", best, model_path)
+    return TrainResult(model_path, history, best)
+
+
+def configure_logging() -> None:
+    """Log lines with timestamps to stderr, for scripts and long nohup runs."""
+    logging.basicConfig(
+        level=os.environ.get("FER_CORE_LOG", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

@@ -1,0 +1,71 @@
+"""Find the faces in images and print each one's emotion, using the shipped model.
+
+python scripts/predict.py [IMAGE ...] [--model NAME] [--crops]
+With no IMAGE it runs on scikit-image's astronaut photo, so it works with no data at hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import cv2
+import numpy as np
+
+from fer_core.classifier import EmotionClassifier
+from fer_core.detection import HaarFaceDetector, crop_faces
+from fer_core.errors import FerCoreError
+
+
+def _read(path: str) -> np.ndarray:
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise SystemExit(f"error: cannot read image {path} (missing, corrupt or not an image)")
+    return image
+
+
+def _demo_image() -> tuple[str, np.ndarray]:
+    from skimage.data import astronaut
+
+    return "astronaut (scikit-image sample)", cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("images", nargs="*", help="image files (default: a sample photo)")
+    parser.add_argument(
+        "--model", help="model name, folder or .keras file (default: shipped model)"
+    )
+    parser.add_argument(
+        "--crops", action="store_true", help="images are face crops: skip detection"
+    )
+    args = parser.parse_args(argv)
+
+    try:
+        classifier = EmotionClassifier.load(args.model)
+    except FerCoreError as error:
+        parser.exit(2, f"error: {error}\n")
+    detector = None if args.crops else HaarFaceDetector()
+    inputs = [(path, _read(path)) for path in args.images] or [_demo_image()]
+    for name, image in inputs:
+        if detector is None:
+            boxes = np.array([[0, 0, image.shape[1], image.shape[0]]])
+            crops = [image]
+        else:
+            boxes = detector.detect(image)
+            crops = crop_faces(image, boxes)
+        if not crops:
+            print(f"{name}: no face found")
+            continue
+        probs = classifier.predict_proba(crops)
+        for box, row in zip(boxes, probs, strict=True):
+            top = np.argsort(row)[::-1][:3]
+            ranked = ", ".join(f"{classifier.classes[i]} {row[i]:.0%}" for i in top)
+            print(f"{name}: face at x={box[0]} y={box[1]} w={box[2]} h={box[3]}: {ranked}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

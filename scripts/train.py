@@ -1,0 +1,52 @@
+"""Train an emotion CNN: python scripts/train.py --data DIR [--arch vgg] [--out DIR] [--resume]."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fer_core.errors import FerCoreError
+from fer_core.models import RECIPES
+from fer_core.training import TrainConfig, configure_logging, train
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", required=True, help="dataset root (any supported layout)")
+    parser.add_argument("--arch", default="vgg", choices=sorted(RECIPES))
+    parser.add_argument("--epochs", type=int, help="default: the architecture's recipe")
+    parser.add_argument("--batch-size", type=int, help="default: the architecture's recipe")
+    parser.add_argument("--out", help="run folder (default: runs/<arch>)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--patience", type=int, default=20, help="early-stopping patience")
+    parser.add_argument("--class-weight", action="store_true", help="balance class weights")
+    parser.add_argument("--cache-dir", help="where decoded datasets are cached")
+    args = parser.parse_args(argv)
+
+    configure_logging()
+    try:
+        result = train(
+            TrainConfig(
+                data=args.data,
+                out=args.out or f"runs/{args.arch}",
+                arch=args.arch,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                val_fraction=args.val_fraction,
+                seed=args.seed,
+                patience=args.patience,
+                class_weight=args.class_weight,
+                resume=args.resume,
+                cache_dir=args.cache_dir,
+            )
+        )
+    except FerCoreError as error:
+        parser.exit(2, f"error: {error}\n")
+    print(f"saved {result.model_path} (best validation accuracy {result.best_val_accuracy:.4f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR
+from fer_core.evaluation import classification_metrics, evaluate_saved_model
+from fer_core.labels import CLASSES
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_metrics_of_known_predictions():
+    y_true = np.array([0, 0, 1, 1, 3, 3])
+    y_pred = np.array([0, 1, 1, 1, 3, 0])
+    metrics = classification_metrics(y_true, y_pred, CLASSES)
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    assert metrics["per_class"]["angry"]["precision"] == pytest.approx(1 / 2)
+    assert metrics["per_class"]["disgust"]["recall"] == pytest.approx(1.0)
+    assert metrics["per_class"]["happy"]["support"] == 2
+    assert metrics["confusion_matrix"][0] == [1, 1, 0, 0, 0, 0, 0]
+    assert np.sum(metrics["confusion_matrix"]) == 6
+
+
+def test_evaluate_saved_model_writes_the_report(folder_dataset, tmp_path, cache_dir):
+    out = tmp_path / "report"
+    metrics, paths = evaluate_saved_model(
+        None,
+        folder_dataset(per_class=1, test_per_class=3),
+        tta=["flip"],
+        out=out,
+        cache_dir=cache_dir,
+    )
+    assert set(paths) == {"metrics", "confusion", "report"}
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved == json.loads(json.dumps(metrics))
+    for key in ("accuracy", "macro_f1", "per_class", "confusion_matrix", "n_images", "classes"):
+        assert key in saved
+    assert saved["n_images"] == 21 and saved["model"] == DEFAULT_MODEL
+    assert np.asarray(saved["confusion_matrix"]).shape == (7, 7)
+    assert np.sum(saved["confusion_matrix"]) == 21
+    assert set(saved["per_class"]) == set(CLASSES)
+    assert set(saved["tta"]) == {"flip"} and 0 <= saved["tta"]["flip"]["accuracy"] <= 1
+    assert (out / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    assert "plotly" in (out / "report.html").read_text()
+
+
+def test_evaluate_script_reports_a_missing_split(folder_dataset, tmp_path, cache_dir):
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "evaluate.py"),
+            "--model",
+            str(MODELS_DIR / DEFAULT_MODEL),
+            "--data",
+            str(folder_dataset(per_class=1)),
+            "--split",
+            "private_test",
+            "--out",
+            str(tmp_path),
+            "--cache-dir",
+            str(cache_dir),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert "no split 'private_test'" in done.stderr

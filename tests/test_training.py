@@ -1,0 +1,91 @@
+import json
+
+import keras
+import pandas as pd
+import pytest
+
+from fer_core import training
+from fer_core.classifier import EmotionClassifier
+from fer_core.labels import CLASSES
+from fer_core.models import RECIPES, build_model
+from fer_core.training import RunDirectoryError, TrainConfig, train
+
+
+class Interrupted(Exception):
+    """Stands in for a session ending mid-run."""
+
+
+def _config(root, out, cache_dir, **kwargs) -> TrainConfig:
+    return TrainConfig(
+        data=str(root),
+        out=str(out),
+        arch="vgg",
+        epochs=2,
+        batch_size=8,
+        val_fraction=0.25,
+        cache_dir=str(cache_dir),
+        **kwargs,
+    )
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(
+    folder_dataset, tmp_path, cache_dir, monkeypatch
+):
+    root = folder_dataset(per_class=4)
+    out = tmp_path / "run"
+    original = training.EpochLog.on_epoch_end
+
+    def stop_after_first_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)
+        raise Interrupted
+
+    monkeypatch.setattr(training.EpochLog, "on_epoch_end", stop_after_first_epoch)
+    with pytest.raises(Interrupted):
+        train(_config(root, out, cache_dir))
+    assert (out / training.BACKUP_DIR).is_dir(), "a checkpoint is written every epoch"
+    assert (out / training.BEST_FILE).is_file()
+    assert len(pd.read_csv(out / training.HISTORY_FILE)) == 1
+    assert not (out / training.MODEL_FILE).exists()
+
+    with pytest.raises(RunDirectoryError, match="--resume"):
+        train(_config(root, out, cache_dir))
+
+    monkeypatch.setattr(training.EpochLog, "on_epoch_end", original)
+    result = train(_config(root, out, cache_dir, resume=True))
+    history = pd.read_csv(out / training.HISTORY_FILE)
+    assert list(history["epoch"]) == [0, 1], "resumed at the second epoch, history appended"
+    assert {"accuracy", "val_accuracy", "loss", "val_loss"} <= set(history.columns)
+    assert result.model_path == out / training.MODEL_FILE and result.model_path.is_file()
+    assert not (out / training.BACKUP_DIR).exists()
+
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["config"]["epochs"] == 2 and saved["config"]["arch"] == "vgg"
+    assert json.loads((out / "classes.json").read_text()) == list(CLASSES)
+
+    # The exported model has no optimizer state and loads into the public API.
+    assert getattr(keras.models.load_model(result.model_path), "optimizer", None) is None
+    classifier = EmotionClassifier.load(out)
+    assert classifier.predict_proba(pd.Series([]).to_list()).shape == (0, 7)
+
+    with pytest.raises(RunDirectoryError, match="nothing to resume"):
+        train(_config(root, out, cache_dir, resume=True))
+
+
+def test_fresh_run_refuses_to_overwrite_a_finished_one(folder_dataset, tmp_path, cache_dir):
+    out = tmp_path / "done"
+    out.mkdir()
+    (out / training.MODEL_FILE).write_bytes(b"")
+    with pytest.raises(RunDirectoryError, match="already holds"):
+        train(_config(folder_dataset(), out, cache_dir))
+
+
+@pytest.mark.parametrize("arch", sorted(RECIPES))
+def test_every_architecture_maps_48x48_gray_to_7_probabilities(arch):
+    model = build_model(arch)
+    assert model.input_shape == (None, 48, 48, 1)
+    assert model.output_shape == (None, len(CLASSES))
+
+
+def test_unknown_architecture_is_named():
+    with pytest.raises(ValueError, match="unknown architecture 'nope'"):
+        TrainConfig(data=".", out=".", arch="nope").resolved()
