@@ -26,15 +26,16 @@ _TENCROP_SHIFT = 4  # pixels: the corner crops of the classic 40-from-48 ten-cro
 
 def resolve_model_path(path: str | os.PathLike[str] | None = None) -> Path:
     """A model name (a folder of ``MODELS_DIR``), a model folder or a ``.keras`` file -> file."""
-    candidate = Path(path) if path is not None else MODELS_DIR / DEFAULT_MODEL
-    if path is not None and not candidate.exists() and not candidate.is_absolute():
-        candidate = MODELS_DIR / candidate
+    given = Path(path) if path is not None else MODELS_DIR / DEFAULT_MODEL
+    candidate = given
+    if not given.exists() and not given.is_absolute():
+        candidate = MODELS_DIR / given
     if candidate.is_dir():
         candidate = candidate / MODEL_FILE
     if not candidate.is_file():
         shipped = sorted(p.parent.name for p in MODELS_DIR.glob(f"*/{MODEL_FILE}"))
         raise ModelNotFoundError(
-            f"no saved model at {candidate}; pass a .keras file, a model folder, "
+            f"no saved model at {given} (nor {candidate}); pass a .keras file, a model folder, "
             f"or one of the shipped names {shipped or '(none found in ' + str(MODELS_DIR) + ')'}"
         )
     return candidate

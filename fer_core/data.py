@@ -9,7 +9,7 @@ Supported layouts (detected from ``root``):
   folder holding it; ``Training`` -> train, ``PublicTest`` -> test, ``PrivateTest`` ->
   ``private_test``.
 
-Decoded images are cached as one compressed array file per dataset version, keyed on every
+Decoded images are cached as one array file per dataset version, keyed on every
 file's path, size and modification time, so a changed dataset is re-read and an unchanged
 one loads many times faster than decoding it again.
 """
@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,11 +201,18 @@ def _fingerprint(layout: str, sources: dict[str, Path]) -> str:
 RawSplits = tuple[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], list[SkippedImage]]
 
 
+# What Pillow raises for corrupt, truncated or hostile files (SyntaxError: broken PNG chunks).
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
 def _decode(path: Path) -> np.ndarray:
     """Decode one image fully; Pillow raises on truncated files instead of padding them."""
     with Image.open(path) as image:
         image.load()
-        gray = np.asarray(image.convert("L"))
+        if image.mode.startswith("I;16"):  # 16-bit gray: scale, since convert("L") clips
+            gray = (np.asarray(image, dtype=np.float32) / 257.0).round().astype(np.uint8)
+        else:
+            gray = np.asarray(image.convert("L"))
     return to_gray48(gray)
 
 
@@ -218,7 +226,7 @@ def _read_folders(sources: dict[str, Path], progress: bool) -> RawSplits:
         for path, emotion in tqdm(items, desc=f"decoding {split}", disable=not progress):
             try:
                 images.append(_decode(path))
-            except (OSError, ValueError, Image.DecompressionBombError) as error:
+            except _DECODE_ERRORS as error:
                 skipped.append(SkippedImage(str(path), f"unreadable image: {error}"))
                 continue
             labels.append(emotion)
@@ -250,9 +258,11 @@ def _read_csv(csv_path: Path) -> RawSplits:
             skipped.append(SkippedImage(where, f"unknown Usage {usage!r}"))
             continue
         try:
+            if not 0 <= int(code) < len(CSV_EMOTIONS):
+                raise ValueError(code)
             emotion = CSV_EMOTIONS[int(code)]
             values = np.array(str(pixels).split(), dtype=np.int64)
-        except (ValueError, IndexError):
+        except ValueError:
             skipped.append(SkippedImage(where, f"bad emotion {code!r} or pixel values"))
             continue
         if values.size != IMAGE_SIZE * IMAGE_SIZE or values.min() < 0 or values.max() > 255:
@@ -319,7 +329,7 @@ def _read_cache(cache_file: Path) -> RawSplits | None:
                 for name in names
             }
             skipped = [SkippedImage(**item) for item in json.loads(str(stored["skipped"]))]
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         log.warning("ignoring unreadable dataset cache %s: %s", cache_file, error)
         return None
     return splits, skipped
@@ -334,10 +344,12 @@ def _write_cache(cache_file: Path, raw: RawSplits) -> None:
     }
     for name, (images, labels, paths) in splits.items():
         arrays |= {f"{name}_images": images, f"{name}_labels": labels, f"{name}_paths": paths}
+    partial = cache_file.with_suffix(f".{os.getpid()}.partial.npz")
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_suffix(f".{os.getpid()}.partial.npz")
-        np.savez(partial, **arrays)
+        np.savez(partial, **arrays)  # uncompressed: loading is what must be fast
         partial.replace(cache_file)
     except OSError as error:
         log.warning("could not write dataset cache %s: %s", cache_file, error)
+    finally:
+        partial.unlink(missing_ok=True)

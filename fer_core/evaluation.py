@@ -90,7 +90,13 @@ def evaluate_saved_model(
     dataset = load_dataset(data, cache_dir=cache_dir)
     if split not in dataset.splits:
         raise DatasetError(f"{data} has no split {split!r}; it has {sorted(dataset.splits)}")
-    images, labels = to_arrays(dataset.splits[split])
+    frame = dataset.splits[split]
+    images, _ = to_arrays(frame)
+    unknown = sorted(set(frame["label"]) - set(classifier.classes))
+    if unknown:
+        raise DatasetError(f"{data} has classes {unknown} that model {model_file} does not know")
+    # Codes in the model's own class order, whatever order its classes.json gives.
+    labels = np.array([classifier.classes.index(label) for label in frame["label"]])
     metrics = evaluate(classifier, images, labels, tta=tta)
     metrics["model"] = model_file.parent.name
     metrics["data"] = {"root": Path(data).name, "split": split, "layout": dataset.layout}

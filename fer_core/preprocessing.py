@@ -70,12 +70,18 @@ def to_gray48_batch(
 ) -> np.ndarray:
     """Many images (an (N, ...) array or a list of any sizes) -> uint8 (N, 48, 48)."""
     if isinstance(images, np.ndarray):
-        if images.ndim == 3 and images.shape[1:] == (IMAGE_SIZE, IMAGE_SIZE):
-            return _as_uint8(images)  # fast path: already a gray 48x48 batch
         if images.ndim not in (3, 4):
             raise InvalidInputError(
                 f"expected a batch shaped (N, H, W) or (N, H, W, 1|3|4), got {images.shape}"
             )
+        if images.ndim == 3 and images.shape[2] in (3, 4) and images.shape[1] > 4:
+            raise InvalidInputError(
+                f"got one array shaped {images.shape}: that is a single colour image, not a "
+                "batch; pass image[np.newaxis] or a list of images"
+            )
+        gray = images.ndim == 3 or images.shape[3] == 1
+        if gray and images.dtype == np.uint8 and images.shape[1:3] == (IMAGE_SIZE, IMAGE_SIZE):
+            return images.reshape(len(images), IMAGE_SIZE, IMAGE_SIZE)  # fast path: no work
     out = np.empty((len(images), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     for i, image in enumerate(images):
         out[i] = to_gray48(image, color)

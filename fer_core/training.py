@@ -16,6 +16,8 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -25,7 +27,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 
-from fer_core.data import load_dataset, to_arrays
+from fer_core.data import FerDataset, load_dataset, to_arrays
 from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
 from fer_core.models import RECIPES, build_model
@@ -37,6 +39,7 @@ MODEL_FILE = "model.keras"
 BEST_FILE = "best.keras"
 BACKUP_DIR = "backup"
 HISTORY_FILE = "history.csv"
+CONFIG_FILE = "config.json"
 
 
 class RunDirectoryError(FerCoreError):
@@ -135,12 +138,22 @@ class EpochLog(keras.callbacks.Callback):
         )
 
 
-def _prepare_run_dir(out: Path, resume: bool) -> None:
+#: Settings a resumed run must share with the run it continues.
+_RUN_IDENTITY = ("arch", "epochs", "batch_size", "val_fraction", "seed", "class_weight", "recipe")
+
+
+def _prepare_run_dir(out: Path, config: TrainConfig) -> None:
     backup = out / BACKUP_DIR
-    if resume:
+    if config.resume:
         if not backup.exists():
             done = " (it already finished)" if (out / MODEL_FILE).exists() else ""
             raise RunDirectoryError(f"nothing to resume in {out}{done}; run without --resume")
+        saved = json.loads((out / CONFIG_FILE).read_text())["config"]
+        current = asdict(config)
+        changed = [k for k in _RUN_IDENTITY if saved.get(k) != current[k]]
+        if changed:
+            detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed)
+            raise RunDirectoryError(f"cannot resume {out} with different settings ({detail})")
         return
     if backup.exists() or (out / MODEL_FILE).exists():
         raise RunDirectoryError(
@@ -151,30 +164,79 @@ def _prepare_run_dir(out: Path, resume: bool) -> None:
 
 
 def _best_so_far(history_path: Path) -> float | None:
-    if not history_path.exists():
+    """Best validation accuracy logged before an interruption, if any epoch was logged."""
+    try:
+        history = pd.read_csv(history_path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
         return None
-    history = pd.read_csv(history_path)
     return float(history["val_accuracy"].max()) if len(history) else None
 
 
 def export_inference_model(arch: str, weights_path: Path, out_path: Path) -> keras.Model:
     """Rebuild ``arch`` in float32, load trained weights, save without optimizer state."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
+    with _dtype_policy("float32"):
         model = build_model(arch)
         model.load_weights(weights_path)
-    finally:
-        keras.config.set_dtype_policy(previous)
     model.save(out_path)
     return model
+
+
+@contextmanager
+def _dtype_policy(name: str) -> Iterator[None]:
+    """Set Keras' global dtype policy for a block, restoring the previous one after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _metadata(
+    config: TrainConfig, dataset: FerDataset, n_train: int, n_val: int, params: int
+) -> dict:
+    return {
+        "config": asdict(config),
+        "classes": list(CLASSES),
+        "dataset": {
+            "layout": dataset.layout,
+            "train_images": n_train,
+            "val_images": n_val,
+            "skipped": len(dataset.skipped),
+        },
+        "params": params,
+        "preprocessing": {"size": 48, "grayscale": True, "scale": "0-1", "standardize": False},
+        "versions": {
+            "keras": keras.__version__,
+            "backend": keras.backend.backend(),
+            "python": platform.python_version(),
+        },
+    }
+
+
+def _callbacks(out: Path, config: TrainConfig) -> list[keras.callbacks.Callback]:
+    history_path = out / HISTORY_FILE
+    return [
+        keras.callbacks.BackupAndRestore(str(out / BACKUP_DIR)),
+        keras.callbacks.ModelCheckpoint(
+            str(out / BEST_FILE),
+            monitor="val_accuracy",
+            mode="max",
+            save_best_only=True,
+            initial_value_threshold=_best_so_far(history_path) if config.resume else None,
+        ),
+        # Patience counts from the start of each (resumed) fit call.
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience),
+        keras.callbacks.CSVLogger(str(history_path), append=config.resume),
+        EpochLog(config.epochs),
+    ]
 
 
 def train(config: TrainConfig) -> TrainResult:
     """Run (or resume) one training run; see the module docstring for what it writes."""
     config = config.resolved()
     out = Path(config.out)
-    _prepare_run_dir(out, config.resume)
+    _prepare_run_dir(out, config)
     keras.utils.set_random_seed(config.seed)
 
     dataset = load_dataset(config.data, cache_dir=config.cache_dir)
@@ -184,79 +246,45 @@ def train(config: TrainConfig) -> TrainResult:
     )
     num_classes = len(CLASSES)
     x_train, x_val = preprocess(x_train), preprocess(x_val)
-    y_train_1h = keras.utils.to_categorical(y_train, num_classes)
-    y_val_1h = keras.utils.to_categorical(y_val, num_classes)
     class_weight = None
     if config.class_weight:
         present = np.unique(y_train)
         weights = compute_class_weight("balanced", classes=present, y=y_train)
         class_weight = dict(zip(present.tolist(), weights.tolist(), strict=True))
 
-    keras.config.set_dtype_policy(
-        "mixed_bfloat16" if config.recipe["mixed_precision"] else "float32"
-    )
-    model = build_model(config.arch, num_classes)
-    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
-    model.compile(
-        optimizer=_optimizer(config, steps_per_epoch),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.recipe["label_smoothing"]),
-        metrics=["accuracy"],
-    )
-    metadata = {
-        "config": asdict(config),
-        "classes": list(CLASSES),
-        "dataset": {
-            "layout": dataset.layout,
-            "train_images": len(x_train),
-            "val_images": len(x_val),
-            "skipped": len(dataset.skipped),
-        },
-        "params": model.count_params(),
-        "preprocessing": {"size": 48, "grayscale": True, "scale": "0-1", "standardize": False},
-        "versions": {
-            "keras": keras.__version__,
-            "backend": keras.backend.backend(),
-            "python": platform.python_version(),
-        },
-    }
-    (out / "config.json").write_text(json.dumps(metadata, indent=2))
-    (out / "classes.json").write_text(json.dumps(list(CLASSES)))
-    log.info(
-        "training %s (%d params) on %d images, validating on %d, %d epochs",
-        config.arch,
-        model.count_params(),
-        len(x_train),
-        len(x_val),
-        config.epochs,
-    )
+    with _dtype_policy("mixed_bfloat16" if config.recipe["mixed_precision"] else "float32"):
+        model = build_model(config.arch, num_classes)
+        steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
+        model.compile(
+            optimizer=_optimizer(config, steps_per_epoch),
+            loss=keras.losses.CategoricalCrossentropy(
+                label_smoothing=config.recipe["label_smoothing"]
+            ),
+            metrics=["accuracy"],
+        )
+        metadata = _metadata(config, dataset, len(x_train), len(x_val), model.count_params())
+        (out / CONFIG_FILE).write_text(json.dumps(metadata, indent=2))
+        (out / "classes.json").write_text(json.dumps(list(CLASSES)))
+        log.info(
+            "training %s (%d params) on %d images, validating on %d, %d epochs",
+            config.arch,
+            model.count_params(),
+            len(x_train),
+            len(x_val),
+            config.epochs,
+        )
+        model.fit(
+            x_train,
+            keras.utils.to_categorical(y_train, num_classes),
+            validation_data=(x_val, keras.utils.to_categorical(y_val, num_classes)),
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            class_weight=class_weight,
+            callbacks=_callbacks(out, config),
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
 
-    history_path = out / HISTORY_FILE
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / BACKUP_DIR)),
-        keras.callbacks.ModelCheckpoint(
-            str(out / BEST_FILE),
-            monitor="val_accuracy",
-            mode="max",
-            save_best_only=True,
-            initial_value_threshold=_best_so_far(history_path) if config.resume else None,
-        ),
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience),
-        keras.callbacks.CSVLogger(str(history_path), append=config.resume),
-        EpochLog(config.epochs),
-    ]
-    model.fit(
-        x_train,
-        y_train_1h,
-        validation_data=(x_val, y_val_1h),
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        class_weight=class_weight,
-        callbacks=callbacks,
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
-    keras.config.set_dtype_policy("float32")
-
-    history = pd.read_csv(history_path)
+    history = pd.read_csv(out / HISTORY_FILE)
     model_path = out / MODEL_FILE
     export_inference_model(config.arch, out / BEST_FILE, model_path)
     shutil.rmtree(out / BACKUP_DIR, ignore_errors=True)

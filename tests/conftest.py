@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -37,7 +38,8 @@ def write_split(
         folder = split_dir / label
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
-            image = synthetic_face(label, seed=hash((split_dir.name, label, i)) % 2**32, size=size)
+            seed = zlib.crc32(f"{split_dir.name}/{label}/{i}".encode())
+            image = synthetic_face(label, seed=seed, size=size)
             cv2.imwrite(str(folder / f"{label}_{i}{ext}"), image)
 
 

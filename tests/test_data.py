@@ -1,4 +1,3 @@
-import shutil
 import time
 import warnings
 
@@ -83,11 +82,12 @@ def test_csv_bad_rows_are_skipped_and_reported(tmp_path, cache_dir):
     rows = _csv_rows(("Training", "PublicTest"))
     rows.append((3, "1 2 3", "Training"))  # too few pixels
     rows.append((9, rows[0][1], "Training"))  # unknown emotion code
+    rows.append((-1, rows[0][1], "Training"))  # negative codes must not wrap around
     _write_csv(tmp_path / "fer2013.csv", rows)
-    with pytest.warns(UserWarning, match="skipped 2"):
+    with pytest.warns(UserWarning, match="skipped 3"):
         dataset = load_dataset(tmp_path, cache_dir=cache_dir)
     assert len(dataset.train) == 7
-    assert [s.path.rsplit(":", 1)[1] for s in dataset.skipped] == ["16", "17"]
+    assert [s.path.rsplit(":", 1)[1] for s in dataset.skipped] == ["16", "17", "18"]
 
 
 def test_csv_missing_columns_is_an_error(tmp_path, cache_dir):
@@ -108,7 +108,7 @@ def test_second_load_comes_from_cache_and_is_much_faster(tmp_path, cache_dir):
     second_s = time.perf_counter() - start
     assert not first.from_cache and second.from_cache
     np.testing.assert_array_equal(to_arrays(first.train)[0], to_arrays(second.train)[0])
-    assert second_s < first_s  # the 10x figure is measured on FER2013 itself (see README)
+    assert second_s * 3 < first_s  # 10x and more on FER2013 itself (see README)
 
 
 def test_changed_dataset_is_read_again(folder_dataset, cache_dir):
@@ -184,6 +184,26 @@ def test_corrupt_and_truncated_images_are_skipped_and_named(folder_dataset, cach
         assert load_dataset(root, cache_dir=cache_dir).from_cache
 
 
+def test_png_cut_at_a_chunk_boundary_is_skipped(folder_dataset, cache_dir):
+    root = folder_dataset(per_class=1)
+    good = (root / "train" / "happy" / "happy_0.png").read_bytes()
+    cut = root / "train" / "happy" / "cut.png"
+    cut.write_bytes(good[: good.index(b"IDAT") - 4])  # ends right before the image data
+    with pytest.warns(UserWarning, match="skipped 1"):
+        dataset = load_dataset(root, cache_dir=cache_dir)
+    assert [s.path for s in dataset.skipped] == [str(cut)]
+
+
+def test_16_bit_images_are_scaled_not_clipped(tmp_path, cache_dir):
+    for split in ("train", "test"):
+        write_split(tmp_path / split, 1, classes=["happy", "sad"])
+    sixteen = np.full((48, 48), 257 * 100, np.uint16)
+    cv2.imwrite(str(tmp_path / "train" / "sad" / "deep.png"), sixteen)
+    dataset = load_dataset(tmp_path, cache_dir=cache_dir)
+    image = dataset.train.set_index("path").loc[str(tmp_path / "train" / "sad" / "deep.png")]
+    assert np.all(image["image"] == 100)
+
+
 def test_split_of_only_unreadable_images(tmp_path, cache_dir):
     write_split(tmp_path / "train", 1)
     (tmp_path / "test" / "happy").mkdir(parents=True)
@@ -196,8 +216,11 @@ def test_split_of_only_unreadable_images(tmp_path, cache_dir):
 def test_unreadable_cache_is_rebuilt(folder_dataset, cache_dir):
     root = folder_dataset(per_class=1)
     load_dataset(root, cache_dir=cache_dir)
-    for file in cache_dir.iterdir():
-        file.write_bytes(b"garbage")
-    reloaded = load_dataset(root, cache_dir=cache_dir)
-    assert not reloaded.from_cache and len(reloaded.train) == 7
-    shutil.rmtree(cache_dir)
+    (cache_file,) = cache_dir.iterdir()
+    original = cache_file.read_bytes()
+    for broken in (b"garbage", original[: len(original) // 2]):  # junk, then a truncated zip
+        cache_file.write_bytes(broken)
+        reloaded = load_dataset(root, cache_dir=cache_dir)
+        assert not reloaded.from_cache and len(reloaded.train) == 7
+    assert load_dataset(root, cache_dir=cache_dir).from_cache, "the rebuilt cache is used"
+    assert not list(cache_dir.glob("*.partial.npz"))

@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -6,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR
+from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, EmotionClassifier
+from fer_core.data import load_dataset, to_arrays
 from fer_core.evaluation import classification_metrics, evaluate_saved_model
 from fer_core.labels import CLASSES
 
@@ -45,7 +47,22 @@ def test_evaluate_saved_model_writes_the_report(folder_dataset, tmp_path, cache_
     assert set(saved["per_class"]) == set(CLASSES)
     assert set(saved["tta"]) == {"flip"} and 0 <= saved["tta"]["flip"]["accuracy"] <= 1
     assert (out / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
-    assert "plotly" in (out / "report.html").read_text()
+    assert "confusion matrix (share of true class)" in (out / "report.html").read_text()
+
+
+def test_labels_are_matched_to_the_model_by_name(folder_dataset, tmp_path, cache_dir):
+    """A model whose classes.json lists another order is scored by class name, not code."""
+    model_dir = tmp_path / "permuted"
+    shutil.copytree(MODELS_DIR / DEFAULT_MODEL, model_dir)
+    (model_dir / "classes.json").write_text(json.dumps(list(reversed(CLASSES))))
+    data = folder_dataset(per_class=1, test_per_class=3)
+    metrics, _ = evaluate_saved_model(model_dir, data, out=tmp_path / "r", cache_dir=cache_dir)
+
+    classifier = EmotionClassifier.load(model_dir)
+    frame = load_dataset(data, cache_dir=cache_dir).test
+    predicted = classifier.predict(to_arrays(frame)[0])
+    assert metrics["accuracy"] == pytest.approx(np.mean(predicted == frame["label"].to_numpy()))
+    assert metrics["classes"] == list(reversed(CLASSES))
 
 
 def test_evaluate_script_reports_a_missing_split(folder_dataset, tmp_path, cache_dir):

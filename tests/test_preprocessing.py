@@ -78,6 +78,22 @@ def test_wrong_shapes_raise_a_clear_error(bad):
         preprocess(bad)
 
 
+def test_a_single_colour_image_is_not_mistaken_for_a_batch():
+    with pytest.raises(InvalidInputError, match="single colour image"):
+        preprocess(np.zeros((120, 100, 3), np.uint8))
+    assert preprocess(np.zeros((120, 100, 3), np.uint8)[np.newaxis]).shape == (1, 48, 48, 1)
+
+
+def test_float_range_is_judged_per_image_whatever_the_container():
+    dark = np.full((48, 48), 3.0, np.float32)  # a 0-255 image: its maximum exceeds 1
+    bright = np.full((48, 48), 0.8, np.float32)  # a 0-1 image
+    as_batch = preprocess(np.stack([dark, bright]))
+    as_list = preprocess([dark, bright])
+    np.testing.assert_array_equal(as_batch, as_list)
+    assert as_batch[0].max() == pytest.approx(3 / 255)
+    assert as_batch[1].max() == pytest.approx(204 / 255)
+
+
 def test_nan_is_rejected():
     image = np.zeros((48, 48), np.float32)
     image[0, 0] = np.nan

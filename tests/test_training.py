@@ -1,6 +1,7 @@
 import json
 
 import keras
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -8,6 +9,7 @@ from fer_core import training
 from fer_core.classifier import EmotionClassifier
 from fer_core.labels import CLASSES
 from fer_core.models import RECIPES, build_model
+from fer_core.preprocessing import preprocess
 from fer_core.training import RunDirectoryError, TrainConfig, train
 
 
@@ -16,16 +18,8 @@ class Interrupted(Exception):
 
 
 def _config(root, out, cache_dir, **kwargs) -> TrainConfig:
-    return TrainConfig(
-        data=str(root),
-        out=str(out),
-        arch="vgg",
-        epochs=2,
-        batch_size=8,
-        val_fraction=0.25,
-        cache_dir=str(cache_dir),
-        **kwargs,
-    )
+    settings = {"arch": "vgg", "epochs": 2, "batch_size": 8, "val_fraction": 0.25} | kwargs
+    return TrainConfig(data=str(root), out=str(out), cache_dir=str(cache_dir), **settings)
 
 
 def test_interrupted_run_resumes_from_its_checkpoint(
@@ -49,6 +43,8 @@ def test_interrupted_run_resumes_from_its_checkpoint(
 
     with pytest.raises(RunDirectoryError, match="--resume"):
         train(_config(root, out, cache_dir))
+    with pytest.raises(RunDirectoryError, match="epochs: 2 -> 3"):
+        train(_config(root, out, cache_dir, resume=True, epochs=3))
 
     monkeypatch.setattr(training.EpochLog, "on_epoch_end", original)
     result = train(_config(root, out, cache_dir, resume=True))
@@ -64,8 +60,10 @@ def test_interrupted_run_resumes_from_its_checkpoint(
 
     # The exported model has no optimizer state and loads into the public API.
     assert getattr(keras.models.load_model(result.model_path), "optimizer", None) is None
-    classifier = EmotionClassifier.load(out)
-    assert classifier.predict_proba(pd.Series([]).to_list()).shape == (0, 7)
+    faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    exported = EmotionClassifier.load(out).predict_proba(faces)
+    best = keras.models.load_model(out / training.BEST_FILE).predict_on_batch(preprocess(faces))
+    np.testing.assert_allclose(exported, best, atol=1e-5)
 
     with pytest.raises(RunDirectoryError, match="nothing to resume"):
         train(_config(root, out, cache_dir, resume=True))
