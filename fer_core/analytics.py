@@ -1,0 +1,144 @@
+"""From per-face results to a timeline of the audience's mood, and a session summary.
+
+Pure functions over pandas DataFrames: no model, no video, no UI. The input is a per-face
+table with a ``time_s`` column, one probability column per class (``CLASSES``) and, where a
+tracker ran, ``track_id``; the analyzed frame times are passed separately so that seconds in
+which nobody was in view still appear (with no emotion figures).
+
+Valence is the share of positive minus the share of negative emotion in a distribution:
+``valence = P(happy) - (P(angry) + P(disgust) + P(fear) + P(sad))``, from -1 (all negative)
+to +1 (all happy). ``neutral`` and ``surprise`` count as neither: surprise is as often
+alarm as delight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from fer_core.labels import CLASSES
+
+POSITIVE: tuple[str, ...] = ("happy",)
+NEGATIVE: tuple[str, ...] = ("angry", "disgust", "fear", "sad")
+TIMELINE_COLUMNS = ("time_s", "n_frames", "n_faces", "n_tracks", *CLASSES, "dominant", "valence")
+
+
+def valence(distribution: pd.DataFrame | pd.Series) -> pd.Series | float:
+    """Share of positive minus share of negative emotion, per row (or for one distribution)."""
+    positive, negative = distribution[list(POSITIVE)], distribution[list(NEGATIVE)]
+    if isinstance(distribution, pd.DataFrame):
+        return positive.sum(axis=1) - negative.sum(axis=1)
+    return float(positive.sum() - negative.sum())
+
+
+def _bucket_start(times: pd.Series | np.ndarray, bucket_s: float) -> np.ndarray:
+    return np.floor(np.asarray(times, dtype=float) / bucket_s) * bucket_s
+
+
+def timeline(
+    faces: pd.DataFrame,
+    frame_times: Sequence[float] | np.ndarray | None = None,
+    bucket_s: float = 1.0,
+) -> pd.DataFrame:
+    """Aggregate per-face rows into time buckets (1 s by default), one row per bucket.
+
+    Columns: ``time_s`` (bucket start), ``n_frames`` (analyzed frames in the bucket),
+    ``n_faces`` (the most faces seen in one frame), ``n_tracks`` (distinct track ids), the
+    mean probability of each class over every face in the bucket (rows sum to 1),
+    ``dominant`` and ``valence``. Buckets with frames but no faces have NaN emotions and
+    ``dominant`` None. Without ``frame_times``, the frames are those that had faces.
+    """
+    if bucket_s <= 0:
+        raise ValueError(f"bucket_s must be positive, got {bucket_s}")
+    missing = {"time_s", *CLASSES} - set(faces.columns)
+    if missing:
+        raise ValueError(f"faces table lacks column(s) {sorted(missing)}")
+    frames = pd.Series(
+        np.unique(faces["time_s"]) if frame_times is None else np.unique(np.asarray(frame_times)),
+        dtype=float,
+    )
+    per_frame = pd.DataFrame({"time_s": frames, "bucket": _bucket_start(frames, bucket_s)})
+    per_frame["faces"] = per_frame["time_s"].map(faces.groupby("time_s").size()).fillna(0)
+    buckets = per_frame.groupby("bucket").agg(n_frames=("time_s", "size"), n_faces=("faces", "max"))
+
+    rows = faces.assign(bucket=_bucket_start(faces["time_s"], bucket_s))
+    grouped = rows.groupby("bucket")
+    means = grouped[list(CLASSES)].mean()
+    means = means.div(means.sum(axis=1), axis=0)  # guard against rounding in the inputs
+    if "track_id" in rows:
+        means["n_tracks"] = grouped["track_id"].nunique()
+
+    table = buckets.join(means, how="outer")
+    table["n_frames"] = table["n_frames"].fillna(0).astype(int)
+    table["n_faces"] = table["n_faces"].fillna(0).astype(int)
+    table["n_tracks"] = table.get("n_tracks", pd.Series(0, index=table.index)).fillna(0).astype(int)
+    has_faces = table[list(CLASSES)].notna().all(axis=1)
+    table["dominant"] = None
+    table.loc[has_faces, "dominant"] = table.loc[has_faces, list(CLASSES)].idxmax(axis=1)
+    table["valence"] = valence(table[list(CLASSES)]).where(has_faces)
+    table = table.rename_axis("time_s").reset_index()
+    return table[list(TIMELINE_COLUMNS)].astype({"dominant": object})
+
+
+def rolling(table: pd.DataFrame, window_s: float = 5.0, bucket_s: float = 1.0) -> pd.DataFrame:
+    """Rolling means of the class columns and valence over the last ``window_s`` seconds.
+
+    Empty buckets are skipped (not counted as zeros); each output row covers the buckets
+    whose start lies in ``(time_s - window_s, time_s]``.
+    """
+    columns = [*CLASSES, "valence"]
+    indexed = table.set_index(pd.to_timedelta(table["time_s"], unit="s"))[columns]
+    smoothed = indexed.rolling(pd.Timedelta(seconds=window_s), min_periods=1).mean()
+    smoothed = smoothed.reset_index(drop=True)
+    smoothed.insert(0, "time_s", table["time_s"].to_numpy())
+    return smoothed
+
+
+def summarize(
+    faces: pd.DataFrame,
+    frame_times: Sequence[float] | np.ndarray | None = None,
+    bucket_s: float = 1.0,
+    duration_s: float | None = None,
+) -> dict:
+    """A session in one dict: duration, frames, faces seen, overall mood and its peaks.
+
+    ``faces_seen`` counts distinct track ids (or, without a tracker, the most faces in one
+    frame). Peaks are the buckets of highest and lowest valence. ``duration_s`` defaults to
+    the span of the analyzed frames; a video passes its own length.
+    """
+    table = timeline(faces, frame_times, bucket_s)
+    times = np.unique(np.asarray(frame_times if frame_times is not None else faces["time_s"]))
+    if "track_id" in faces and len(faces):
+        faces_seen = int(faces["track_id"].nunique())
+    else:
+        faces_seen = int(table["n_faces"].max()) if len(table) else 0
+    overall = faces[list(CLASSES)].mean() if len(faces) else None
+    if overall is not None:
+        overall = overall / overall.sum()
+    with_faces = table.dropna(subset=["valence"])
+    return {
+        "duration_s": float(
+            duration_s if duration_s is not None else np.ptp(times) if len(times) else 0.0
+        ),
+        "frames_analyzed": len(times),
+        "face_detections": len(faces),
+        "faces_seen": faces_seen,
+        "distribution": None if overall is None else {c: float(overall[c]) for c in CLASSES},
+        "dominant": None if overall is None else str(overall.idxmax()),
+        "mean_valence": None if overall is None else float(valence(overall)),
+        "peak_positive": _peak(with_faces, "idxmax"),
+        "peak_negative": _peak(with_faces, "idxmin"),
+    }
+
+
+def _peak(table: pd.DataFrame, which: str) -> dict | None:
+    if table.empty:
+        return None
+    row = table.loc[getattr(table["valence"], which)()]
+    return {
+        "time_s": float(row["time_s"]),
+        "valence": float(row["valence"]),
+        "dominant": row["dominant"],
+    }

@@ -1,0 +1,134 @@
+"""Invariants of the analytics, checked on generated sessions (hypothesis)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from fer_core.analytics import TIMELINE_COLUMNS, rolling, summarize, timeline, valence
+from fer_core.labels import CLASSES
+
+
+def _faces_table(times: np.ndarray, tracks: np.ndarray, weights: np.ndarray) -> pd.DataFrame:
+    probs = weights / weights.sum(axis=1, keepdims=True)
+    table = pd.DataFrame(probs, columns=list(CLASSES))
+    table.insert(0, "time_s", times)
+    table.insert(1, "track_id", tracks)
+    return table
+
+
+@st.composite
+def sessions(draw, max_faces: int = 40) -> tuple[pd.DataFrame, np.ndarray]:
+    """A per-face table and the analyzed frame times (some frames may have no faces)."""
+    n_frames = draw(st.integers(0, 30))
+    frame_times = np.sort(
+        draw(arrays(float, n_frames, elements=st.floats(0, 20), unique=True))
+    ).round(3)
+    frame_times = np.unique(frame_times)
+    if len(frame_times) == 0:
+        return _faces_table(np.empty(0), np.empty(0, int), np.ones((0, 7))), frame_times
+    n = draw(st.integers(0, max_faces))
+    picks = draw(arrays(int, n, elements=st.integers(0, len(frame_times) - 1)))
+    tracks = draw(arrays(int, n, elements=st.integers(0, 5)))
+    weights = draw(arrays(float, (n, 7), elements=st.floats(0.01, 1.0)))
+    return _faces_table(frame_times[picks], tracks, weights), frame_times
+
+
+@settings(max_examples=150, deadline=None)
+@given(sessions(), st.sampled_from([0.5, 1.0, 2.5]))
+def test_timeline_invariants(session, bucket_s):
+    faces, frame_times = session
+    table = timeline(faces, frame_times, bucket_s)
+    assert tuple(table.columns) == TIMELINE_COLUMNS
+    # One row per bucket that holds an analyzed frame, in time order.
+    expected = np.unique(np.floor(frame_times / bucket_s) * bucket_s)
+    np.testing.assert_allclose(table["time_s"], expected)
+    assert table["n_frames"].sum() == len(frame_times)
+    with_faces = table["dominant"].notna()
+    # Distributions sum to 1 wherever someone was in view, and are empty elsewhere.
+    np.testing.assert_allclose(table.loc[with_faces, list(CLASSES)].sum(axis=1), 1.0)
+    assert table.loc[~with_faces, list(CLASSES)].isna().all().all()
+    assert (table.loc[~with_faces, "n_faces"] == 0).all()
+    assert table["valence"].dropna().between(-1, 1).all()
+    assert table["n_faces"].sum() <= len(faces) and (table["n_tracks"] <= 6).all()
+    for _, row in table[with_faces].iterrows():
+        assert row["dominant"] == max(CLASSES, key=lambda c: row[c])
+
+
+@settings(max_examples=100, deadline=None)
+@given(sessions())
+def test_summary_invariants(session):
+    faces, frame_times = session
+    summary = summarize(faces, frame_times)
+    assert summary["frames_analyzed"] == len(frame_times)
+    assert summary["face_detections"] == len(faces)
+    if len(faces) == 0:
+        assert summary["distribution"] is None and summary["peak_positive"] is None
+        assert summary["faces_seen"] == 0
+        return
+    assert sum(summary["distribution"].values()) == pytest.approx(1.0)
+    assert summary["faces_seen"] == faces["track_id"].nunique()
+    peak_pos, peak_neg = summary["peak_positive"], summary["peak_negative"]
+    assert -1 <= peak_neg["valence"] <= summary["mean_valence"] + 1e-9 or len(faces) == 1
+    assert peak_neg["valence"] <= peak_pos["valence"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(sessions(), st.sampled_from([1.0, 3.0, 10.0]))
+def test_rolling_means_stay_within_the_range_of_their_window(session, window_s):
+    faces, frame_times = session
+    table = timeline(faces, frame_times)
+    smoothed = rolling(table, window_s)
+    assert len(smoothed) == len(table)
+    if table["valence"].notna().any():
+        lo, hi = table["valence"].min(), table["valence"].max()
+        assert smoothed["valence"].dropna().between(lo - 1e-9, hi + 1e-9).all()
+    assert np.allclose(smoothed[list(CLASSES)].dropna().sum(axis=1), 1.0)
+
+
+def test_valence_definition():
+    happy = pd.Series({c: 1.0 if c == "happy" else 0.0 for c in CLASSES})
+    sad = pd.Series({c: 1.0 if c == "sad" else 0.0 for c in CLASSES})
+    mixed = pd.Series({c: 0.0 for c in CLASSES} | {"happy": 0.5, "fear": 0.25, "neutral": 0.25})
+    assert valence(happy) == 1.0 and valence(sad) == -1.0 and valence(mixed) == 0.25
+
+
+def test_a_known_session():
+    faces = _faces_table(
+        np.array([0.0, 0.0, 0.5, 1.2]),
+        np.array([1, 2, 1, 1]),
+        np.array(
+            [
+                [0, 0, 0, 1, 0, 0, 0],
+                [0, 0, 0, 0, 0, 1, 0],
+                [0, 0, 0, 1, 0, 0, 0],
+                [1, 0, 0, 0, 0, 0, 0],
+            ],
+            float,
+        )
+        + 1e-9,
+    )
+    table = timeline(faces, frame_times=[0.0, 0.5, 1.2, 2.4])
+    assert table["time_s"].tolist() == [0.0, 1.0, 2.0]
+    assert table["n_faces"].tolist() == [2, 1, 0] and table["n_tracks"].tolist() == [2, 1, 0]
+    assert table.loc[0, "happy"] == pytest.approx(2 / 3)
+    assert table["dominant"].tolist() == ["happy", "angry", None]
+    summary = summarize(faces, frame_times=[0.0, 0.5, 1.2, 2.4])
+    assert summary["faces_seen"] == 2 and summary["duration_s"] == pytest.approx(2.4)
+    assert summary["peak_positive"]["time_s"] == 0.0
+    assert summary["peak_negative"]["time_s"] == 1.0
+
+
+def test_empty_input_gives_empty_well_formed_results():
+    empty = _faces_table(np.empty(0), np.empty(0, int), np.ones((0, 7)))
+    table = timeline(empty)
+    assert table.empty and tuple(table.columns) == TIMELINE_COLUMNS
+    assert summarize(empty)["frames_analyzed"] == 0
+    assert rolling(table).empty
+
+
+def test_missing_columns_are_named():
+    with pytest.raises(ValueError, match="happy"):
+        timeline(pd.DataFrame({"time_s": [0.0]}))
