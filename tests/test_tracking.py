@@ -1,0 +1,63 @@
+"""Track ids over synthetic face motion: entering, leaving, crossing, briefly missed."""
+
+import numpy as np
+
+from fer_core.tracking import FaceTracker
+
+
+def _box(cx: float, cy: float, size: float = 60) -> list[float]:
+    return [cx - size / 2, cy - size / 2, size, size]
+
+
+def test_ids_are_stable_for_moving_faces_and_new_faces_get_new_ids():
+    tracker = FaceTracker()
+    first = tracker.update(np.array([_box(100, 100), _box(400, 100)]))
+    assert sorted(first) == [1, 2]
+    for step in range(1, 20):
+        ids = tracker.update(np.array([_box(100 + 5 * step, 100), _box(400, 100 + 4 * step)]))
+        assert list(ids) == list(first)
+    ids = tracker.update(np.array([_box(195, 100), _box(400, 180), _box(250, 300)]))
+    assert list(ids[:2]) == list(first) and ids[2] == 3
+    assert tracker.faces_seen == 3
+
+
+def test_order_of_detections_does_not_matter():
+    tracker = FaceTracker()
+    a, b = _box(100, 100), _box(300, 100)
+    ids = tracker.update(np.array([a, b]))
+    assert list(tracker.update(np.array([b, a]))) == list(ids[::-1])
+
+
+def test_briefly_missed_face_keeps_its_id_but_a_long_absence_does_not():
+    tracker = FaceTracker(max_missed=5)
+    (face,) = tracker.update(np.array([_box(100, 100)]))
+    for _ in range(5):
+        assert len(tracker.update(np.empty((0, 4)))) == 0
+    assert tracker.update(np.array([_box(104, 100)]))[0] == face
+    for _ in range(6):
+        tracker.update(np.empty((0, 4)))
+    assert tracker.update(np.array([_box(104, 100)]))[0] != face
+
+
+def test_crossing_faces_keep_their_ids():
+    tracker = FaceTracker()
+    left_to_right, right_to_left = tracker.update(np.array([_box(100, 200), _box(500, 210)]))
+    for step in range(1, 41):
+        x = 10 * step
+        ids = tracker.update(np.array([_box(100 + x, 200), _box(500 - x, 210)]))
+        assert list(ids) == [left_to_right, right_to_left], f"swapped at step {step}"
+
+
+def test_a_face_that_leaves_and_another_that_enters_elsewhere_are_different():
+    tracker = FaceTracker()
+    (first,) = tracker.update(np.array([_box(100, 100)]))
+    (second,) = tracker.update(np.array([_box(600, 400)]))
+    assert second != first
+
+
+def test_reset_starts_a_new_stream():
+    tracker = FaceTracker()
+    tracker.update(np.array([_box(100, 100), _box(300, 100)]))
+    tracker.reset()
+    assert tracker.faces_seen == 0
+    assert list(tracker.update(np.array([_box(100, 100)]))) == [1]
