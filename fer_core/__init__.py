@@ -13,6 +13,7 @@ from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
 
 if TYPE_CHECKING:
+    from fer_core.analyzer import Face, FrameAnalyzer
     from fer_core.classifier import EmotionClassifier
     from fer_core.data import FerDataset, load_dataset
     from fer_core.preprocessing import preprocess
@@ -20,13 +21,17 @@ if TYPE_CHECKING:
 __all__ = [
     "CLASSES",
     "EmotionClassifier",
+    "Face",
     "FerCoreError",
     "FerDataset",
+    "FrameAnalyzer",
     "load_dataset",
     "preprocess",
 ]
 
 _LAZY = {
+    "Face": "fer_core.analyzer",
+    "FrameAnalyzer": "fer_core.analyzer",
     "EmotionClassifier": "fer_core.classifier",
     "FerDataset": "fer_core.data",
     "load_dataset": "fer_core.data",

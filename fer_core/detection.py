@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol
+
 import cv2
 import numpy as np
 
@@ -31,7 +34,7 @@ class HaarFaceDetector:
             gray = frame
         else:
             raise InvalidInputError(f"expected a (H, W, 3) BGR or (H, W) frame, got {frame.shape}")
-        gray = cv2.equalizeHist(np.ascontiguousarray(gray, dtype=np.uint8))
+        gray = np.ascontiguousarray(gray, dtype=np.uint8)
         boxes = self._cascade.detectMultiScale(
             gray, self.scale_factor, self.min_neighbors, minSize=(self.min_size, self.min_size)
         )
@@ -57,3 +60,19 @@ def crop_faces(frame: np.ndarray, boxes: np.ndarray, margin: float = 0.1) -> lis
         x, y, w, h = square_box(box, frame.shape, margin)
         crops.append(frame[y : y + h, x : x + w])
     return crops
+
+
+class FaceDetector(Protocol):
+    """Anything with ``detect(frame_bgr) -> (N, 4) int x, y, w, h`` boxes."""
+
+    def detect(self, frame: np.ndarray) -> np.ndarray: ...
+
+
+DETECTORS: dict[str, Callable[[], FaceDetector]] = {"haar": HaarFaceDetector}
+
+
+def make_detector(name: str) -> FaceDetector:
+    """A detector by name (see ``DETECTORS``)."""
+    if name not in DETECTORS:
+        raise ValueError(f"unknown detector {name!r}; choose one of {sorted(DETECTORS)}")
+    return DETECTORS[name]()

@@ -1,0 +1,149 @@
+"""``FrameAnalyzer``: one video frame in, the faces in it out, with ids and emotions.
+
+Per frame: detect faces (on a downscaled copy when the frame is large), give them track ids,
+classify every face that is large enough in one batched call, and smooth each track's
+probabilities over time. ``annotate`` draws the result; ``reset`` starts a new stream.
+One instance serves one stream; its methods are safe to call from a video callback thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import supervision as sv
+
+from fer_core.classifier import EmotionClassifier
+from fer_core.detection import FaceDetector, crop_faces, make_detector
+from fer_core.errors import InvalidInputError
+from fer_core.smoothing import ProbabilitySmoother
+from fer_core.tracking import FaceTracker
+
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in one frame.
+
+    ``probs`` are in ``FrameAnalyzer.classes`` order (smoothed unless smoothing is off).
+    Faces smaller than the analyzer's ``min_face`` are reported with ``classified=False``,
+    NaN probabilities and the label ``"unknown"``.
+    """
+
+    box: tuple[int, int, int, int]
+    probs: np.ndarray = field(repr=False)
+    label: str
+    confidence: float
+    track_id: int
+    classified: bool = True
+
+
+class FrameAnalyzer:
+    """Detect, track, classify and smooth the faces of a stream of BGR frames."""
+
+    def __init__(
+        self,
+        classifier: EmotionClassifier | str | None = None,
+        detector: str | FaceDetector = "haar",
+        smoothing_s: float = 0.5,
+        min_face: int = 24,
+        detect_width: int | None = 640,
+        margin: float = 0.1,
+    ) -> None:
+        if not isinstance(classifier, EmotionClassifier):
+            classifier = EmotionClassifier.load(classifier)
+        self.classifier = classifier
+        self.detector = make_detector(detector) if isinstance(detector, str) else detector
+        self.min_face = min_face
+        self.detect_width = detect_width
+        self.margin = margin
+        self.smoother = ProbabilitySmoother(smoothing_s)
+        self.tracker = FaceTracker()
+        self._lock = threading.Lock()
+        self._box_annotator = sv.BoxAnnotator(color_lookup=sv.ColorLookup.TRACK)
+        self._label_annotator = sv.LabelAnnotator(
+            color_lookup=sv.ColorLookup.TRACK, text_scale=0.5, text_padding=4
+        )
+        self._blur_annotator = sv.BlurAnnotator()
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.classifier.classes
+
+    @property
+    def faces_seen(self) -> int:
+        """Distinct faces (track ids) since the stream started or was reset."""
+        return self.tracker.faces_seen
+
+    def reset(self) -> None:
+        """Start a new stream: forget tracks, ids and smoothing state."""
+        with self._lock:
+            self.tracker.reset()
+            self.smoother.reset()
+
+    def detect(self, frame: np.ndarray) -> np.ndarray:
+        """Face boxes in full-frame coordinates, detecting on a copy at most ``detect_width``."""
+        scale = 1.0
+        if self.detect_width and frame.shape[1] > self.detect_width:
+            scale = self.detect_width / frame.shape[1]
+            frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        boxes = self.detector.detect(frame)
+        return np.round(np.asarray(boxes, float).reshape(-1, 4) / scale).astype(int)
+
+    def analyze(self, frame: np.ndarray, timestamp_s: float | None = None) -> list[Face]:
+        """Faces of one uint8 (H, W, 3) BGR frame; ``timestamp_s`` defaults to the clock."""
+        frame = np.asarray(frame)
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise InvalidInputError(
+                f"expected a uint8 (H, W, 3) BGR frame, got {frame.dtype} {frame.shape}"
+            )
+        now = time.monotonic() if timestamp_s is None else float(timestamp_s)
+        with self._lock:
+            boxes = self.detect(frame)
+            track_ids = self.tracker.update(boxes)
+            large = np.minimum(boxes[:, 2], boxes[:, 3]) >= self.min_face
+            probs = np.full((len(boxes), len(self.classes)), np.nan, np.float32)
+            if large.any():
+                crops = crop_faces(frame, boxes[large], self.margin)
+                raw = self.classifier.predict_proba(crops)
+                smoothed = [
+                    self.smoother.update(int(t), p, now)
+                    for t, p in zip(track_ids[large], raw, strict=True)
+                ]
+                probs[large] = smoothed
+            self.smoother.forget_stale(now)
+        return [
+            self._face(box, p, int(t), ok)
+            for box, p, t, ok in zip(boxes, probs, track_ids, large, strict=True)
+        ]
+
+    def _face(self, box: np.ndarray, probs: np.ndarray, track_id: int, classified: bool) -> Face:
+        box_tuple = tuple(int(v) for v in box)
+        if not classified:
+            return Face(box_tuple, probs, UNKNOWN, float("nan"), track_id, classified=False)
+        best = int(np.argmax(probs))
+        return Face(box_tuple, probs, self.classes[best], float(probs[best]), track_id)
+
+    def annotate(self, frame: np.ndarray, faces: list[Face], blur: bool = False) -> np.ndarray:
+        """A copy of ``frame`` with each face's box, track id, emotion and confidence drawn;
+        ``blur=True`` also blurs every face so nobody can be recognised."""
+        scene = np.array(frame, copy=True)
+        if not faces:
+            return scene
+        xywh = np.array([f.box for f in faces], dtype=float)
+        detections = sv.Detections(
+            xyxy=np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]),
+            tracker_id=np.array([f.track_id for f in faces]),
+        )
+        if blur:
+            scene = self._blur_annotator.annotate(scene, detections)
+        labels = [
+            f"#{f.track_id} {f.label} {f.confidence:.0%}" if f.classified else f"#{f.track_id}"
+            for f in faces
+        ]
+        scene = self._box_annotator.annotate(scene, detections)
+        return self._label_annotator.annotate(scene, detections, labels=labels)

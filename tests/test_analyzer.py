@@ -1,0 +1,128 @@
+"""FrameAnalyzer on real faces: the astronaut photo, moved and tiled into synthetic video."""
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core import FrameAnalyzer
+from fer_core.analyzer import UNKNOWN
+from fer_core.detection import crop_faces
+from fer_core.errors import InvalidInputError
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> FrameAnalyzer:
+    return FrameAnalyzer(smoothing_s=0)
+
+
+@pytest.fixture(scope="module")
+def face_patch(astronaut_bgr) -> np.ndarray:
+    """The astronaut's head and shoulders, big enough for the detector."""
+    return astronaut_bgr[20:220, 130:320]
+
+
+def _scene(patch: np.ndarray, positions: list[tuple[int, int]], size=(480, 640)) -> np.ndarray:
+    frame = np.full((*size, 3), 90, np.uint8)
+    for x, y in positions:
+        frame[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
+    return frame
+
+
+def test_finds_and_reads_a_real_face(analyzer, astronaut_bgr):
+    analyzer.reset()
+    (face,) = analyzer.analyze(astronaut_bgr)
+    x, y, w, h = face.box
+    assert 150 < x + w / 2 < 300 and 60 < y + h / 2 < 180
+    assert face.label == "happy" and face.classified
+    assert face.probs.shape == (7,) and face.probs.sum() == pytest.approx(1, abs=1e-5)
+    assert face.confidence == pytest.approx(face.probs.max())
+    assert face.track_id == 1
+
+
+def test_no_faces_in_an_empty_scene(analyzer):
+    assert analyzer.analyze(np.full((240, 320, 3), 127, np.uint8)) == []
+
+
+def test_ids_follow_moving_faces_and_a_new_face_gets_a_new_id(analyzer, face_patch):
+    analyzer.reset()
+    ids_per_frame = []
+    for step in range(8):
+        positions = [(20 + 8 * step, 40), (420 - 6 * step, 250)]
+        if step >= 5:
+            positions.append((300, 20))  # a third person sits down
+        faces = analyzer.analyze(_scene(face_patch, positions, size=(480, 700)), step / 10)
+        ids_per_frame.append(sorted(f.track_id for f in faces))
+    assert ids_per_frame[:5] == [[1, 2]] * 5
+    assert ids_per_frame[5:] == [[1, 2, 3]] * 3
+    assert analyzer.faces_seen == 3
+
+
+def test_smoothing_on_and_off(astronaut_bgr):
+    raw = FrameAnalyzer(smoothing_s=0)
+    smooth = FrameAnalyzer(smoothing_s=1.0)
+    dimmed = (astronaut_bgr * 0.5).astype(np.uint8)
+    mirrored = np.ascontiguousarray(astronaut_bgr[:, ::-1])
+    for i, frame in enumerate([astronaut_bgr, dimmed, mirrored]):
+        (r,) = raw.analyze(frame, i * 0.1)
+        (s,) = smooth.analyze(frame, i * 0.1)
+    # Off: exactly the classifier's answer for this frame's crop.
+    crop = crop_faces(mirrored, np.array([r.box]), raw.margin)
+    np.testing.assert_allclose(r.probs, raw.classifier.predict_proba(crop)[0], atol=1e-6)
+    # On: earlier frames are blended in, and the result is still a distribution.
+    assert not np.allclose(r.probs, s.probs, atol=1e-4)
+    assert s.probs.sum() == pytest.approx(1, abs=1e-5)
+
+
+def test_small_faces_are_reported_but_not_classified(astronaut_bgr):
+    analyzer = FrameAnalyzer(min_face=500)
+    (face,) = analyzer.analyze(astronaut_bgr)
+    assert not face.classified and face.label == UNKNOWN and np.isnan(face.probs).all()
+
+
+def test_large_frames_are_detected_downscaled_in_full_frame_coordinates(astronaut_bgr):
+    big = cv2.resize(astronaut_bgr, None, fx=3, fy=3)
+    (small_face,) = FrameAnalyzer(detect_width=None).analyze(astronaut_bgr)
+    (big_face,) = FrameAnalyzer(detect_width=512).analyze(big)
+    np.testing.assert_allclose(np.array(big_face.box) / 3, small_face.box, atol=12)
+
+
+def test_annotate_and_blur_keep_the_frame_shape(analyzer, astronaut_bgr):
+    faces = analyzer.analyze(astronaut_bgr)
+    drawn = analyzer.annotate(astronaut_bgr, faces)
+    blurred = analyzer.annotate(astronaut_bgr, faces, blur=True)
+    assert drawn.shape == blurred.shape == astronaut_bgr.shape and drawn.dtype == np.uint8
+    assert not np.array_equal(drawn, astronaut_bgr), "boxes and labels are drawn"
+    x, y, w, h = faces[0].box
+    inner = (slice(y + h // 4, y + 3 * h // 4), slice(x + w // 4, x + 3 * w // 4))
+    original, hidden = astronaut_bgr[inner].astype(float), blurred[inner].astype(float)
+    assert hidden.std() < original.std() * 0.8, "the face is blurred"
+    assert np.array_equal(analyzer.annotate(astronaut_bgr, []), astronaut_bgr)
+
+
+def test_bad_frames_are_rejected(analyzer):
+    with pytest.raises(InvalidInputError, match="BGR frame"):
+        analyzer.analyze(np.zeros((10, 10), np.uint8))
+    with pytest.raises(InvalidInputError, match="BGR frame"):
+        analyzer.analyze(np.zeros((10, 10, 3), np.float32))
+
+
+def test_safe_to_call_from_several_threads(analyzer, astronaut_bgr):
+    analyzer.reset()
+    errors, results = [], []
+
+    def work():
+        try:
+            for _ in range(3):
+                results.append(len(analyzer.analyze(astronaut_bgr)))
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and results == [1] * 9
+    assert analyzer.faces_seen == 1
