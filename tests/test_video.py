@@ -1,0 +1,95 @@
+"""analyze_video on generated footage, and on files that are not usable video."""
+
+import av
+import numpy as np
+import pandas as pd
+import pytest
+
+from fer_core import FrameAnalyzer
+from fer_core.analytics import TIMELINE_COLUMNS
+from fer_core.labels import CLASSES
+from fer_core.synthetic import write_demo_video
+from fer_core.video import FACE_COLUMNS, VideoError, analyze_video
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> FrameAnalyzer:
+    return FrameAnalyzer()
+
+
+@pytest.fixture(scope="module")
+def two_faces(tmp_path_factory):
+    return write_demo_video(
+        tmp_path_factory.mktemp("video") / "two.mp4", seconds=2, fps=10, n_faces=2
+    )
+
+
+def test_every_frame_every_face(two_faces, analyzer):
+    seen = []
+    result = analyze_video(two_faces, progress=seen.append, analyzer=analyzer)
+    assert tuple(result.faces.columns) == FACE_COLUMNS
+    assert len(result.frame_times) == 20 and len(result.faces) == 40
+    assert sorted(result.faces["track_id"].unique()) == [1, 2]
+    np.testing.assert_allclose(result.faces[list(CLASSES)].sum(axis=1), 1, atol=1e-5)
+    assert (result.faces["label"] == "happy").mean() > 0.9
+    assert tuple(result.timeline.columns) == TIMELINE_COLUMNS
+    assert result.timeline["time_s"].tolist() == [0.0, 1.0]
+    assert result.timeline["n_faces"].tolist() == [2, 2]
+    summary = result.summary
+    assert summary["faces_seen"] == 2 and summary["frames_analyzed"] == 20
+    assert summary["duration_s"] == pytest.approx(2.0, abs=0.15)
+    assert summary["dominant"] == "happy" and summary["peak_positive"] is not None
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_sampling_analyzes_fewer_frames(two_faces, analyzer):
+    result = analyze_video(two_faces, sample_fps=2, analyzer=analyzer)
+    assert len(result.frame_times) == 4
+    np.testing.assert_allclose(result.frame_times, [0.0, 0.5, 1.0, 1.5], atol=0.06)
+
+
+def test_annotated_and_blurred_copy(two_faces, analyzer, tmp_path):
+    out = tmp_path / "annotated.mp4"
+    analyze_video(two_faces, analyzer=analyzer, annotated_path=out, blur=True, sample_fps=5)
+    assert out.is_file() and not list(tmp_path.glob(".*partial*"))
+    with av.open(str(out)) as container:
+        frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    assert len(frames) == 20 and frames[0].shape == (360, 640, 3)
+
+
+def test_video_without_faces_gives_empty_well_formed_results(tmp_path, analyzer):
+    path = write_demo_video(tmp_path / "empty.mp4", seconds=1, fps=5, n_faces=0)
+    result = analyze_video(path, analyzer=analyzer)
+    assert result.faces.empty and tuple(result.faces.columns) == FACE_COLUMNS
+    assert len(result.timeline) == 1 and result.timeline.loc[0, "n_faces"] == 0
+    assert result.summary["faces_seen"] == 0 and result.summary["frames_analyzed"] == 5
+    assert pd.isna(result.timeline.loc[0, "valence"])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "not a readable video"),
+        (b"hello, I am a text file\n" * 50, "not a readable video"),
+    ],
+)
+def test_non_video_files_are_clear_errors(tmp_path, content, message, analyzer):
+    path = tmp_path / "fake.mp4"
+    path.write_bytes(content)
+    with pytest.raises(VideoError, match=message):
+        analyze_video(path, analyzer=analyzer)
+
+
+def test_truncated_video_is_a_clear_error_and_leaves_no_partial_output(
+    two_faces, tmp_path, analyzer
+):
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(two_faces.read_bytes()[: two_faces.stat().st_size // 2])
+    with pytest.raises(VideoError, match=r"cut\.mp4"):
+        analyze_video(cut, analyzer=analyzer, annotated_path=tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_missing_file(tmp_path, analyzer):
+    with pytest.raises(VideoError, match="does not exist"):
+        analyze_video(tmp_path / "nowhere.mp4", analyzer=analyzer)
