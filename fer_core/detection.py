@@ -68,7 +68,20 @@ class FaceDetector(Protocol):
     def detect(self, frame: np.ndarray) -> np.ndarray: ...
 
 
-DETECTORS: dict[str, Callable[[], FaceDetector]] = {"haar": HaarFaceDetector}
+def _blazeface(model: str) -> Callable[[], FaceDetector]:
+    def make() -> FaceDetector:
+        from fer_core.blazeface import BlazeFaceDetector  # loads LiteRT only when chosen
+
+        return BlazeFaceDetector(model)
+
+    return make
+
+
+DETECTORS: dict[str, Callable[[], FaceDetector]] = {
+    "haar": HaarFaceDetector,
+    "blazeface": _blazeface("full"),
+    "blazeface-short": _blazeface("short"),
+}
 
 
 def make_detector(name: str) -> FaceDetector:
