@@ -2,7 +2,9 @@
 
 Per frame: detect faces (on a downscaled copy when the frame is large), give them track ids,
 classify every face that is large enough in one batched call, and smooth each track's
-probabilities over time. ``annotate`` draws the result; ``reset`` starts a new stream.
+probabilities over time. With ``classify_every_s`` a track is re-classified at most that
+often and keeps its smoothed probabilities in between, which bounds the CNN's work per
+second whatever the frame rate. ``annotate`` draws the result; ``reset`` starts a new stream.
 One instance serves one stream; its methods are safe to call from a video callback thread.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import cv2
@@ -53,6 +56,7 @@ class FrameAnalyzer:
         min_face: int = 24,
         detect_width: int | None = 640,
         margin: float = 0.1,
+        classify_every_s: float = 0.0,
     ) -> None:
         if not isinstance(classifier, EmotionClassifier):
             classifier = EmotionClassifier.load(classifier)
@@ -61,6 +65,9 @@ class FrameAnalyzer:
         self.min_face = min_face
         self.detect_width = detect_width
         self.margin = margin
+        self.classify_every_s = classify_every_s
+        self.stage_seconds: Counter[str] = Counter()  # time spent per stage, for benchmarks
+        self.frames_analyzed = 0
         self.smoother = ProbabilitySmoother(smoothing_s)
         self.tracker = FaceTracker()
         self._lock = threading.Lock()
@@ -103,23 +110,39 @@ class FrameAnalyzer:
             )
         now = time.monotonic() if timestamp_s is None else float(timestamp_s)
         with self._lock:
+            clock = time.perf_counter()
             boxes = self.detect(frame)
+            clock = self._lap("detect", clock)
             track_ids = self.tracker.update(boxes)
+            clock = self._lap("track", clock)
             large = np.minimum(boxes[:, 2], boxes[:, 3]) >= self.min_face
+            fresh = np.array([self._is_fresh(int(t), now) for t in track_ids], dtype=bool)
             probs = np.full((len(boxes), len(self.classes)), np.nan, np.float32)
-            if large.any():
-                crops = crop_faces(frame, boxes[large], self.margin)
-                raw = self.classifier.predict_proba(crops)
-                smoothed = [
-                    self.smoother.update(int(t), p, now)
-                    for t, p in zip(track_ids[large], raw, strict=True)
-                ]
-                probs[large] = smoothed
+            for i in np.flatnonzero(large & fresh):
+                probs[i] = self.smoother.last(int(track_ids[i]))
+            todo = np.flatnonzero(large & ~fresh)
+            if len(todo):
+                raw = self.classifier.predict_proba(crop_faces(frame, boxes[todo], self.margin))
+                clock = self._lap("classify", clock)
+                for i, p in zip(todo, raw, strict=True):
+                    probs[i] = self.smoother.update(int(track_ids[i]), p, now)
             self.smoother.forget_stale(now)
+            self._lap("smooth", clock)
+            self.frames_analyzed += 1
         return [
             self._face(box, p, int(t), ok)
             for box, p, t, ok in zip(boxes, probs, track_ids, large, strict=True)
         ]
+
+    def _is_fresh(self, track_id: int, now: float) -> bool:
+        """Whether the track was classified within ``classify_every_s`` and can reuse it."""
+        age = self.smoother.age_s(track_id, now)
+        return age is not None and age < self.classify_every_s
+
+    def _lap(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.stage_seconds[stage] += now - since
+        return now
 
     def _face(self, box: np.ndarray, probs: np.ndarray, track_id: int, classified: bool) -> Face:
         box_tuple = tuple(int(v) for v in box)

@@ -28,6 +28,11 @@ class ProbabilitySmoother:
         state = self._state.get(track_id)
         return None if state is None else state[0]
 
+    def age_s(self, track_id: int, now_s: float) -> float | None:
+        """Seconds since the track was last updated, or None for an unknown track."""
+        state = self._state.get(track_id)
+        return None if state is None else now_s - state[1]
+
     def update(self, track_id: int, probs: np.ndarray, time_s: float) -> np.ndarray:
         """Blend a new observation into the track's state and return the smoothed vector."""
         probs = np.asarray(probs, dtype=np.float32)

@@ -75,6 +75,23 @@ def test_smoothing_on_and_off(astronaut_bgr):
     assert s.probs.sum() == pytest.approx(1, abs=1e-5)
 
 
+def test_classify_every_bounds_the_classifier_work(astronaut_bgr, monkeypatch):
+    analyzer = FrameAnalyzer(classify_every_s=0.5)
+    calls = []
+    original = analyzer.classifier.predict_proba
+    monkeypatch.setattr(
+        analyzer.classifier,
+        "predict_proba",
+        lambda crops: calls.append(len(crops)) or original(crops),
+    )
+    results = [analyzer.analyze(astronaut_bgr, t)[0] for t in np.arange(0, 1.2, 0.1)]
+    assert calls == [1, 1, 1]  # at 0.0, 0.5 and 1.0 s
+    np.testing.assert_array_equal(results[1].probs, results[0].probs)  # reused in between
+    assert all(face.classified and face.label == "happy" for face in results)
+    assert analyzer.frames_analyzed == 12
+    assert {"detect", "track", "classify", "smooth"} <= set(analyzer.stage_seconds)
+
+
 def test_small_faces_are_reported_but_not_classified(astronaut_bgr):
     analyzer = FrameAnalyzer(min_face=500)
     (face,) = analyzer.analyze(astronaut_bgr)
