@@ -34,7 +34,8 @@ def valence(distribution: pd.DataFrame | pd.Series) -> pd.Series | float:
 
 
 def _bucket_start(times: pd.Series | np.ndarray, bucket_s: float) -> np.ndarray:
-    return np.floor(np.asarray(times, dtype=float) / bucket_s) * bucket_s
+    # The epsilon keeps 0.3 s in the 0.3 bucket of 0.1 s buckets despite float rounding.
+    return np.floor(np.asarray(times, dtype=float) / bucket_s + 1e-9) * bucket_s
 
 
 def timeline(
@@ -114,9 +115,8 @@ def summarize(
         faces_seen = int(faces["track_id"].nunique())
     else:
         faces_seen = int(table["n_faces"].max()) if len(table) else 0
-    overall = faces[list(CLASSES)].mean() if len(faces) else None
-    if overall is not None:
-        overall = overall / overall.sum()
+    classified = faces[list(CLASSES)].dropna()  # faces too small to classify have NaN
+    overall = classified.mean() / classified.mean().sum() if len(classified) else None
     with_faces = table.dropna(subset=["valence"])
     return {
         "duration_s": float(

@@ -109,8 +109,11 @@ class BlazeFaceDetector:
         chosen = cv2.dnn.NMSBoxes(
             boxes.tolist(), scores[keep].tolist(), self.min_score, self.nms_iou
         )
-        boxes = boxes[np.asarray(chosen, int).reshape(-1)]
-        return _clamp(np.round(boxes).astype(int), frame.shape[1], frame.shape[0])
+        boxes = np.round(boxes[np.asarray(chosen, int).reshape(-1)]).astype(int)
+        clamped = _clamp(boxes, frame.shape[1], frame.shape[0])
+        # A box mostly in the letterbox padding is not a face in the frame.
+        inside = clamped[:, 2] * clamped[:, 3] >= 0.5 * boxes[:, 2] * boxes[:, 3]
+        return clamped[inside]
 
 
 def _clamp(boxes: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -31,14 +31,16 @@ class ProbabilitySmoother:
     def age_s(self, track_id: int, now_s: float) -> float | None:
         """Seconds since the track was last updated, or None for an unknown track."""
         state = self._state.get(track_id)
-        return None if state is None else now_s - state[1]
+        if state is None or now_s < state[1]:  # time went backwards: treat as unknown
+            return None
+        return now_s - state[1]
 
     def update(self, track_id: int, probs: np.ndarray, time_s: float) -> np.ndarray:
         """Blend a new observation into the track's state and return the smoothed vector."""
         probs = np.asarray(probs, dtype=np.float32)
         previous = self._state.get(track_id)
-        if self.half_life_s == 0 or previous is None:
-            smoothed = probs
+        if self.half_life_s == 0 or previous is None or time_s < previous[1]:
+            smoothed = probs  # off, a new track, or time went backwards (a seek): start over
         else:
             old, old_time = previous
             weight = 1.0 - 0.5 ** (max(time_s - old_time, 0.0) / self.half_life_s)

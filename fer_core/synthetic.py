@@ -48,7 +48,8 @@ def write_demo_video(
     """Write an H.264 MP4 of moving faces; returns its path."""
     face_size = face_size or min(height // 2, int(width / max(n_faces, 1) * 0.6))
     path = Path(path)
-    with av.open(str(path), mode="w") as container:
+    # faststart puts the index first, as web players (and truncation tests) need.
+    with av.open(str(path), mode="w", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for index in range(int(seconds * fps)):

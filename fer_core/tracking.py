@@ -91,7 +91,8 @@ class FaceTracker:
             np.log(np.maximum(predicted[:, None, 2], 1) / np.maximum(boxes[None, :, 2], 1))
         )
         cost = distance + size_change
-        return np.where(np.isfinite(cost), cost, _UNMATCHABLE)
+        # Gate before solving, so the assignment never trades a valid pair for one it rejects.
+        return np.where(np.isfinite(cost) & (cost <= self.max_cost), cost, _UNMATCHABLE)
 
     @staticmethod
     def _follow(track: _Track, box: np.ndarray) -> None:

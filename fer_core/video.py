@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -24,6 +25,19 @@ from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
 
 FACE_COLUMNS = ("time_s", "frame", "track_id", "x", "y", "w", "h", "label", "confidence", *CLASSES)
+
+
+_FACE_DTYPES = {
+    "time_s": float,
+    "frame": int,
+    "track_id": int,
+    "x": int,
+    "y": int,
+    "w": int,
+    "h": int,
+    "label": str,
+    "confidence": float,
+} | dict.fromkeys(CLASSES, float)
 
 
 class VideoError(FerCoreError):
@@ -41,7 +55,10 @@ class VideoAnalysis:
     frame_times: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
 
 
-def _face_rows(faces: list[Face], time_s: float, frame: int) -> list[dict]:
+def _face_rows(
+    faces: list[Face], classes: tuple[str, ...], time_s: float, frame: int
+) -> list[dict]:
+    """Rows of the per-face table; probabilities are matched to columns by class name."""
     return [
         {
             "time_s": time_s,
@@ -53,7 +70,7 @@ def _face_rows(faces: list[Face], time_s: float, frame: int) -> list[dict]:
             "h": f.box[3],
             "label": f.label,
             "confidence": f.confidence,
-            **dict(zip(CLASSES, f.probs.tolist(), strict=True)),
+            **dict(zip(classes, f.probs.tolist(), strict=True)),
         }
         for f in faces
     ]
@@ -81,29 +98,59 @@ def _duration_s(container: av.container.InputContainer, stream: av.video.VideoSt
 
 
 class _AnnotatedWriter:
-    """Writes annotated frames to ``<target>.partial.mp4`` and renames it on ``close``."""
+    """Writes annotated frames to a hidden partial file and renames it on ``close``."""
 
-    def __init__(self, target: Path, width: int, height: int, fps: float) -> None:
+    def __init__(self, target: Path, width: int, height: int, rate: Fraction) -> None:
         self.target = target
         self.partial = target.with_name(f".{target.stem}.partial.mp4")
-        self.container = av.open(str(self.partial), mode="w")
-        self.stream = self.container.add_stream("libx264", rate=round(fps) or 25)
-        self.stream.width, self.stream.height = width - width % 2, height - height % 2
-        self.stream.pix_fmt = "yuv420p"
+        if not target.parent.is_dir():
+            raise VideoError(f"cannot write annotated video {target}: no folder {target.parent}")
+        try:
+            self.container = av.open(str(self.partial), mode="w")
+            self.stream = self.container.add_stream("libx264", rate=rate)
+            self.stream.width, self.stream.height = width - width % 2, height - height % 2
+            self.stream.pix_fmt = "yuv420p"
+        except (av.error.FFmpegError, OSError) as error:
+            self.partial.unlink(missing_ok=True)
+            raise VideoError(f"cannot write annotated video {target}: {error}") from error
 
     def write(self, frame_bgr: np.ndarray) -> None:
         frame_bgr = frame_bgr[: self.stream.height, : self.stream.width]
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame_bgr), format="bgr24")
-        self.container.mux(self.stream.encode(frame))
+        try:  # FFmpeg opens the file lazily: a bad folder shows up at the first frame
+            self.container.mux(self.stream.encode(frame))
+        except (av.error.FFmpegError, OSError) as error:
+            raise VideoError(f"cannot write annotated video {self.target}: {error}") from error
 
     def close(self, keep: bool) -> None:
-        if keep:
-            self.container.mux(self.stream.encode())
-        self.container.close()
-        if keep:
-            self.partial.replace(self.target)
-        else:
+        try:
+            if keep:
+                self.container.mux(self.stream.encode())
+            self.container.close()
+            if keep:
+                self.partial.replace(self.target)
+        except (av.error.FFmpegError, OSError) as error:
+            raise VideoError(f"cannot write annotated video {self.target}: {error}") from error
+        finally:
             self.partial.unlink(missing_ok=True)
+
+
+def _frames(
+    container: av.container.InputContainer, path: Path
+) -> Iterator[tuple[int, float, av.VideoFrame]]:
+    """(index, seconds from the first frame, frame); decoding errors become ``VideoError``."""
+    stream = container.streams.video[0]
+    fps = float(stream.average_rate or 25)
+    first: float | None = None
+    time_s = 0.0
+    try:
+        for index, frame in enumerate(container.decode(stream)):
+            stamp = float(frame.time) if frame.time is not None else index / fps
+            first = stamp if first is None else first
+            time_s = stamp - first
+            yield index, time_s, frame
+    except av.error.FFmpegError as error:
+        raise VideoError(f"{path} could not be decoded past {time_s:.2f} s: {error}") from error
 
 
 def analyze_video(
@@ -115,16 +162,19 @@ def analyze_video(
     blur: bool = False,
     bucket_s: float = 1.0,
 ) -> VideoAnalysis:
-    """Analyze ``path``: all frames, or about ``sample_fps`` frames per second of video.
+    """Analyze ``path``: all frames, or the first frame of every 1/``sample_fps`` seconds.
 
     ``progress(fraction)`` is called as decoding advances. With ``annotated_path`` an MP4
     with boxes, ids and emotions (faces blurred if ``blur``) is written; frames between
-    samples show the latest result. A video without faces gives empty, well-formed tables.
+    samples show the latest result. A video without faces gives empty, well-formed tables;
+    a missing, corrupt or truncated one raises ``VideoError``.
     """
     if sample_fps is not None and sample_fps <= 0:
         raise ValueError(f"sample_fps must be positive, got {sample_fps}")
     path = Path(path)
     analyzer = analyzer or FrameAnalyzer()
+    if set(analyzer.classes) != set(CLASSES):
+        raise VideoError(f"the model's classes {analyzer.classes} are not {CLASSES}")
     analyzer.reset()
     container = _open(path)
     start = time.perf_counter()
@@ -136,37 +186,33 @@ def analyze_video(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         duration = _duration_s(container, stream)
-        fps = float(stream.average_rate or 0) or 25.0
-        next_sample = 0.0
+        fps = float(stream.average_rate or 25)
         faces: list[Face] = []
-        decoded = 0
+        next_sample = 0.0
         last_time = 0.0
-        try:
-            for index, frame in enumerate(container.decode(stream)):
-                decoded += 1
-                time_s = float(frame.time) if frame.time is not None else index / fps
-                last_time = time_s
-                image = frame.to_ndarray(format="bgr24")
-                if sample_fps is None or time_s + 1e-6 >= next_sample:
-                    faces = analyzer.analyze(image, time_s)
-                    rows += _face_rows(faces, time_s, index)
-                    times.append(time_s)
-                    if sample_fps is not None:
-                        next_sample = max(next_sample + 1 / sample_fps, time_s)
-                if annotated_path is not None:
-                    if writer is None:
-                        writer = _AnnotatedWriter(
-                            Path(annotated_path), frame.width, frame.height, fps
-                        )
-                    writer.write(analyzer.annotate(image, faces, blur=blur))
-                if progress is not None and duration > 0:
-                    progress(min(time_s / duration, 1.0))
-        except av.error.FFmpegError as error:
-            raise VideoError(
-                f"{path} could not be decoded past {last_time:.2f} s: {error}"
-            ) from error
-        if decoded == 0:
+        for index, time_s, frame in _frames(container, path):
+            last_time = time_s
+            image = frame.to_ndarray(format="bgr24")
+            if sample_fps is None or time_s + 1e-6 >= next_sample:
+                faces = analyzer.analyze(image, time_s)
+                rows += _face_rows(faces, analyzer.classes, time_s, index)
+                times.append(time_s)
+                if sample_fps is not None:
+                    next_sample = (np.floor(time_s * sample_fps + 1e-6) + 1) / sample_fps
+            if annotated_path is not None:
+                if writer is None:
+                    rate = stream.average_rate or Fraction(25)
+                    writer = _AnnotatedWriter(Path(annotated_path), frame.width, frame.height, rate)
+                writer.write(analyzer.annotate(image, faces, blur=blur))
+            if progress is not None and duration > 0:
+                progress(min(time_s / duration, 1.0))
+        if not times:
             raise VideoError(f"{path} holds no decodable video frames")
+        missing_s = duration - (last_time + 1 / fps)
+        if missing_s > max(0.5, 0.05 * duration):
+            raise VideoError(
+                f"{path} is truncated: frames stop at {last_time:.2f} s of {duration:.2f} s"
+            )
         completed = True
     finally:
         container.close()
@@ -175,10 +221,11 @@ def analyze_video(
     if progress is not None:
         progress(1.0)
 
-    table = pd.DataFrame(rows, columns=list(FACE_COLUMNS))
+    table = pd.DataFrame(rows, columns=list(FACE_COLUMNS)).astype(_FACE_DTYPES)
     frame_times = np.asarray(times)
     elapsed = time.perf_counter() - start
-    summary = analytics.summarize(table, frame_times, bucket_s, duration_s=max(duration, last_time))
+    length = max(duration, last_time)
+    summary = analytics.summarize(table, frame_times, bucket_s, duration_s=length)
     summary |= {
         "source": path.name,
         "width": stream.width,
@@ -186,7 +233,7 @@ def analyze_video(
         "fps": fps,
         "sample_fps": sample_fps,
         "processing_s": elapsed,
-        "speed_x_realtime": (max(duration, last_time) / elapsed) if elapsed > 0 else None,
+        "speed_x_realtime": length / elapsed if elapsed > 0 else None,
     }
     return VideoAnalysis(
         faces=table,

@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", default="haar", choices=sorted(DETECTORS))
     parser.add_argument("--classify-every", type=float, default=0.0)
     parser.add_argument("--detect-width", type=int, default=640)
+    parser.add_argument("--max-frames", type=int, default=600, help="frames decoded into RAM")
     parser.add_argument("--no-reference", action="store_true", help="skip the naive reference")
     args = parser.parse_args(argv)
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         with av.open(str(video)) as container:
             fps = float(container.streams.video[0].average_rate or 30)
-        frames, decode_s = decode_frames(video)
+        frames, decode_s = decode_frames(video, limit=args.max_frames)
     height, width = frames[0].shape[:2]
     print(f"{video.name}: {len(frames)} frames, {width}x{height}, {fps:.0f} fps")
     print(f"decode: {len(frames) / decode_s:.0f} frames/s")

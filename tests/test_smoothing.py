@@ -31,6 +31,13 @@ def test_frame_rate_does_not_change_the_result():
     np.testing.assert_allclose(slow_out, fast_out, atol=1e-5)
 
 
+def test_time_going_backwards_starts_the_track_over():
+    smoother = ProbabilitySmoother(half_life_s=1.0)
+    smoother.update(1, HAPPY, 5.0)
+    assert smoother.age_s(1, 2.0) is None
+    np.testing.assert_array_equal(smoother.update(1, SAD, 2.0), SAD)
+
+
 def test_tracks_are_independent_and_stale_ones_are_forgotten():
     smoother = ProbabilitySmoother(half_life_s=1.0, forget_after_s=5.0)
     smoother.update(1, HAPPY, 0.0)

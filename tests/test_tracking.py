@@ -55,6 +55,15 @@ def test_a_face_that_leaves_and_another_that_enters_elsewhere_are_different():
     assert second != first
 
 
+def test_assignment_never_trades_a_valid_pairing_for_a_rejected_one():
+    # Costs (centre distance in face sizes): A-a 0.95, B-a 0.05, B-b 0.90, A-b 1.10 (> gate).
+    # The cheapest total pairs B-a and A-b, but A-b is over the gate; A-a + B-b is valid.
+    tracker = FaceTracker(max_cost=1.0)
+    track_a, track_b = tracker.update(np.array([_box(500, 500, 100), _box(600, 500, 100)]))
+    ids = tracker.update(np.array([_box(595, 500, 100), _box(570, 584.85, 100)]))
+    assert list(ids) == [track_a, track_b] and tracker.faces_seen == 2
+
+
 def test_reset_starts_a_new_stream():
     tracker = FaceTracker()
     tracker.update(np.array([_box(100, 100), _box(300, 100)]))

@@ -61,6 +61,7 @@ def test_video_without_faces_gives_empty_well_formed_results(tmp_path, analyzer)
     path = write_demo_video(tmp_path / "empty.mp4", seconds=1, fps=5, n_faces=0)
     result = analyze_video(path, analyzer=analyzer)
     assert result.faces.empty and tuple(result.faces.columns) == FACE_COLUMNS
+    assert result.faces["happy"].dtype == float and result.faces["track_id"].dtype == int
     assert len(result.timeline) == 1 and result.timeline.loc[0, "n_faces"] == 0
     assert result.summary["faces_seen"] == 0 and result.summary["frames_analyzed"] == 5
     assert pd.isna(result.timeline.loc[0, "valence"])
@@ -83,11 +84,17 @@ def test_non_video_files_are_clear_errors(tmp_path, content, message, analyzer):
 def test_truncated_video_is_a_clear_error_and_leaves_no_partial_output(
     two_faces, tmp_path, analyzer
 ):
+    # The index sits at the front (faststart), so the file opens and decoding runs dry.
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(two_faces.read_bytes()[: two_faces.stat().st_size // 2])
-    with pytest.raises(VideoError, match=r"cut\.mp4"):
+    with pytest.raises(VideoError, match=r"cut\.mp4 (is truncated|could not be decoded)"):
         analyze_video(cut, analyzer=analyzer, annotated_path=tmp_path / "out.mp4")
     assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_unwritable_annotated_output_is_not_blamed_on_the_input(two_faces, tmp_path, analyzer):
+    with pytest.raises(VideoError, match="cannot write annotated video"):
+        analyze_video(two_faces, analyzer=analyzer, annotated_path=tmp_path / "no" / "out.mp4")
 
 
 def test_missing_file(tmp_path, analyzer):
