@@ -57,7 +57,10 @@ class TrainConfig:
     batch_size: int | None = None
     val_fraction: float = 0.1
     seed: int = 1337
-    patience: int = 20
+    patience: int | None = None  # None: off for cosine schedules (they set the length), else 20
+    init_from: str | None = None  # start from these weights (fine-tuning / annealing)
+    learning_rate: float | None = None  # None: the recipe's
+    warmup_epochs: int | None = None  # None: the recipe's
     class_weight: bool = False
     resume: bool = False
     cache_dir: str | None = None
@@ -69,10 +72,20 @@ class TrainConfig:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(RECIPES)}")
         recipe = RECIPES[self.arch]
         settings = {k: v for k, v in asdict(recipe).items() if k != "build"}
+        if self.learning_rate is not None:
+            settings["learning_rate"] = self.learning_rate
+        if self.warmup_epochs is not None:
+            settings["warmup_epochs"] = self.warmup_epochs
+        patience = self.patience
+        if patience is None:
+            # Early stopping cuts a cosine schedule before its low-rate end, where most of the
+            # accuracy is gained, so it is only on by default for constant rates.
+            patience = 0 if recipe.cosine else 20
         return replace(
             self,
             epochs=self.epochs or recipe.epochs,
             batch_size=self.batch_size or recipe.batch_size,
+            patience=patience,
             recipe=settings,
         )
 
@@ -139,7 +152,16 @@ class EpochLog(keras.callbacks.Callback):
 
 
 #: Settings a resumed run must share with the run it continues.
-_RUN_IDENTITY = ("arch", "epochs", "batch_size", "val_fraction", "seed", "class_weight", "recipe")
+_RUN_IDENTITY = (
+    "arch",
+    "epochs",
+    "batch_size",
+    "val_fraction",
+    "seed",
+    "class_weight",
+    "recipe",
+    "init_from",
+)
 
 
 def _prepare_run_dir(out: Path, config: TrainConfig) -> None:
@@ -216,6 +238,14 @@ def _metadata(
 
 def _callbacks(out: Path, config: TrainConfig) -> list[keras.callbacks.Callback]:
     history_path = out / HISTORY_FILE
+    stopping = []
+    if config.patience:
+        # Patience counts from the start of each (resumed) fit call.
+        stopping = [
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", mode="max", patience=config.patience
+            )
+        ]
     return [
         keras.callbacks.BackupAndRestore(str(out / BACKUP_DIR)),
         keras.callbacks.ModelCheckpoint(
@@ -225,8 +255,7 @@ def _callbacks(out: Path, config: TrainConfig) -> list[keras.callbacks.Callback]
             save_best_only=True,
             initial_value_threshold=_best_so_far(history_path) if config.resume else None,
         ),
-        # Patience counts from the start of each (resumed) fit call.
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience),
+        *stopping,
         keras.callbacks.CSVLogger(str(history_path), append=config.resume),
         EpochLog(config.epochs),
     ]
@@ -254,6 +283,8 @@ def train(config: TrainConfig) -> TrainResult:
 
     with _dtype_policy("mixed_bfloat16" if config.recipe["mixed_precision"] else "float32"):
         model = build_model(config.arch, num_classes)
+        if config.init_from and not config.resume:
+            model.load_weights(config.init_from)
         steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
         model.compile(
             optimizer=_optimizer(config, steps_per_epoch),

@@ -20,7 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
     parser.add_argument("--val-fraction", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=1337)
-    parser.add_argument("--patience", type=int, default=20, help="early-stopping patience")
+    parser.add_argument(
+        "--patience",
+        type=int,
+        help="early-stopping patience; 0 disables (default: off for cosine schedules, else 20)",
+    )
+    parser.add_argument("--init-from", help="start from these weights (.keras or .weights.h5)")
+    parser.add_argument("--learning-rate", type=float, help="peak learning rate (default: recipe)")
+    parser.add_argument("--warmup-epochs", type=int, help="warm-up epochs (default: recipe)")
     parser.add_argument("--class-weight", action="store_true", help="balance class weights")
     parser.add_argument("--cache-dir", help="where decoded datasets are cached")
     args = parser.parse_args(argv)
@@ -37,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
                 val_fraction=args.val_fraction,
                 seed=args.seed,
                 patience=args.patience,
+                init_from=args.init_from,
+                learning_rate=args.learning_rate,
+                warmup_epochs=args.warmup_epochs,
                 class_weight=args.class_weight,
                 resume=args.resume,
                 cache_dir=args.cache_dir,

@@ -84,6 +84,18 @@ def test_every_architecture_maps_48x48_gray_to_7_probabilities(arch):
     assert model.output_shape == (None, len(CLASSES))
 
 
+def test_early_stopping_is_off_for_cosine_schedules_unless_asked_for():
+    # Stopping early would cut a cosine schedule before its low-rate end.
+    assert TrainConfig(data=".", out=".", arch="vgg").resolved().patience == 0
+    assert TrainConfig(data=".", out=".", arch="vgg", patience=5).resolved().patience == 5
+    assert TrainConfig(data=".", out=".", arch="baseline").resolved().patience == 20
+
+
+def test_learning_rate_overrides_are_recorded_in_the_recipe():
+    config = TrainConfig(data=".", out=".", learning_rate=4e-4, warmup_epochs=0).resolved()
+    assert config.recipe["learning_rate"] == 4e-4 and config.recipe["warmup_epochs"] == 0
+
+
 def test_unknown_architecture_is_named():
     with pytest.raises(ValueError, match="unknown architecture 'nope'"):
         TrainConfig(data=".", out=".", arch="nope").resolved()
