@@ -12,8 +12,7 @@ import sys
 import cv2
 import numpy as np
 
-from fer_core.classifier import EmotionClassifier
-from fer_core.detection import HaarFaceDetector, crop_faces
+from fer_core.analyzer import FrameAnalyzer
 from fer_core.errors import FerCoreError
 
 
@@ -44,26 +43,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        classifier = EmotionClassifier.load(args.model)
+        analyzer = FrameAnalyzer(args.model, smoothing_s=0, detect_width=None)
     except FerCoreError as error:
         parser.exit(2, f"error: {error}\n")
-    detector = None if args.crops else HaarFaceDetector()
+    classes = analyzer.classes
     inputs = [(path, _read(path)) for path in args.images] or [_demo_image()]
     for name, image in inputs:
-        if detector is None:
-            boxes = np.array([[0, 0, image.shape[1], image.shape[0]]])
-            crops = [image]
+        if args.crops:
+            probs = analyzer.classifier.predict_proba([image])
+            boxes = [(0, 0, image.shape[1], image.shape[0])]
         else:
-            boxes = detector.detect(image)
-            crops = crop_faces(image, boxes)
-        if not crops:
+            analyzer.reset()  # each photo is its own scene
+            faces = [f for f in analyzer.analyze(image) if f.classified]
+            probs, boxes = [f.probs for f in faces], [f.box for f in faces]
+        if not len(boxes):
             print(f"{name}: no face found")
             continue
-        probs = classifier.predict_proba(crops)
-        for box, row in zip(boxes, probs, strict=True):
+        for (x, y, w, h), row in zip(boxes, probs, strict=True):
             top = np.argsort(row)[::-1][:3]
-            ranked = ", ".join(f"{classifier.classes[i]} {row[i]:.0%}" for i in top)
-            print(f"{name}: face at x={box[0]} y={box[1]} w={box[2]} h={box[3]}: {ranked}")
+            ranked = ", ".join(f"{classes[i]} {row[i]:.0%}" for i in top)
+            print(f"{name}: face at x={x} y={y} w={w} h={h}: {ranked}")
     return 0
 
 
