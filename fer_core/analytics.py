@@ -22,6 +22,7 @@ from fer_core.labels import CLASSES
 
 POSITIVE: tuple[str, ...] = ("happy",)
 NEGATIVE: tuple[str, ...] = ("angry", "disgust", "fear", "sad")
+FACE_COLUMNS = ("time_s", "frame", "track_id", "x", "y", "w", "h", "label", "confidence", *CLASSES)
 TIMELINE_COLUMNS = ("time_s", "n_frames", "n_faces", "n_tracks", *CLASSES, "dominant", "valence")
 
 

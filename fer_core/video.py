@@ -20,12 +20,10 @@ import numpy as np
 import pandas as pd
 
 from fer_core import analytics
+from fer_core.analytics import FACE_COLUMNS
 from fer_core.analyzer import Face, FrameAnalyzer
 from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
-
-FACE_COLUMNS = ("time_s", "frame", "track_id", "x", "y", "w", "h", "label", "confidence", *CLASSES)
-
 
 _FACE_DTYPES = {
     "time_s": float,

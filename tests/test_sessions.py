@@ -1,0 +1,141 @@
+"""The session store: create/append/finish, list, open, rename, delete, export, compare."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fer_core import analytics
+from fer_core.labels import CLASSES
+from fer_core.sessions import (
+    SessionNotFoundError,
+    SessionStore,
+    SessionStoreError,
+    database_url,
+)
+
+
+def _faces(times: list[float], seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.ones(len(CLASSES)), size=len(times))
+    table = pd.DataFrame(probs, columns=list(CLASSES))
+    table.insert(0, "time_s", times)
+    table.insert(1, "frame", range(len(times)))
+    table.insert(2, "track_id", 1)
+    for column, value in zip("xywh", (10, 20, 64, 64), strict=True):
+        table.insert(3 + "xywh".index(column), column, value)
+    table["label"] = [CLASSES[i] for i in probs.argmax(axis=1)]
+    table["confidence"] = probs.max(axis=1)
+    return table[list(analytics.FACE_COLUMNS)]
+
+
+@pytest.fixture
+def store(tmp_path) -> SessionStore:
+    return SessionStore(tmp_path / "sessions.db")
+
+
+def test_save_and_get_round_trip(store):
+    faces = _faces([0.0, 0.5, 1.0, 2.5])
+    frame_times = [0.0, 0.5, 1.0, 1.5, 2.5]
+    timeline = analytics.timeline(faces, frame_times)
+    summary = analytics.summarize(faces, frame_times)
+    start = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
+    session_id = store.save(
+        "Keynote",
+        "video",
+        timeline,
+        faces,
+        summary,
+        {"detector": "haar", "sample_fps": np.float64(2.0)},
+        started_at=start,
+        ended_at=start + timedelta(seconds=3),
+    )
+    session = store.get(session_id)
+    assert (session.name, session.kind) == ("Keynote", "video")
+    assert session.started_at == start and session.duration_s == 3.0
+    assert session.settings == {"detector": "haar", "sample_fps": 2.0}
+    assert session.summary == json.loads(json.dumps(summary))
+    pd.testing.assert_frame_equal(session.timeline, timeline, check_dtype=False)
+    pd.testing.assert_frame_equal(session.faces, faces, check_dtype=False)
+
+
+def test_live_session_grows_and_replaces_buckets(store):
+    session_id = store.create("Lecture", "live", {"smoothing_s": 0.5})
+    first = analytics.timeline(_faces([0.0, 0.4]))
+    store.append_timeline(session_id, first)
+    grown = analytics.timeline(_faces([0.0, 0.4, 0.8, 1.2], seed=1))
+    store.append_timeline(session_id, grown)  # bucket 0 grew: replaced, not duplicated
+    store.append_faces(session_id, _faces([0.0, 0.4]).drop(columns="frame"))
+    listed = store.list()
+    assert listed.loc[0, "ended_at"] is None or pd.isna(listed.loc[0, "ended_at"])
+    store.finish(session_id, {"faces_seen": 1, "dominant": "happy", "mean_valence": 0.2})
+    session = store.get(session_id)
+    assert session.timeline["time_s"].tolist() == [0.0, 1.0]
+    assert session.timeline["n_frames"].tolist() == [3, 1]
+    assert (session.faces["frame"] == -1).all()
+    row = store.list().iloc[0]
+    assert (row["faces_seen"], row["dominant"], row["seconds"]) == (1, "happy", 2)
+    assert row["duration_s"] >= 0
+
+
+def test_list_rename_delete(store):
+    assert store.list().empty
+    old = store.create("a", "live", started_at=datetime(2026, 1, 1, tzinfo=UTC))
+    new = store.create("b", "video", started_at=datetime(2026, 2, 1, tzinfo=UTC))
+    assert store.list()["id"].tolist() == [new, old]  # newest first
+    store.rename(old, "  renamed ")
+    assert store.get(old).name == "renamed"
+    store.append_timeline(old, analytics.timeline(_faces([0.0])))
+    store.append_faces(old, _faces([0.0]))
+    store.delete(old)
+    assert store.list()["id"].tolist() == [new]
+    with pytest.raises(SessionNotFoundError, match=str(old)):
+        store.get(old)
+    with pytest.raises(SessionNotFoundError):
+        store.delete(old)
+
+
+def test_export_is_json_with_nulls_for_empty_seconds(store):
+    faces = _faces([0.0])
+    timeline = analytics.timeline(faces, [0.0, 1.0])  # second 1 had frames but nobody
+    session_id = store.save("x", "video", timeline, faces, analytics.summarize(faces))
+    exported = json.loads(json.dumps(store.export(session_id)))
+    assert exported["name"] == "x"
+    assert len(exported["timeline"]) == 2
+    assert exported["timeline"][1]["valence"] is None
+    assert exported["timeline"][1]["dominant"] is None
+    assert len(exported["faces"]) == 1
+
+
+def test_compare_lines_up_sessions(store):
+    a = store.save("a", "video", analytics.timeline(_faces([0.0, 1.0, 2.0])))
+    b = store.save("b", "live", analytics.timeline(_faces([0.0, 1.0], seed=3)))
+    long = store.compare([a, b], "valence")
+    assert list(long.columns) == ["session", "time_s", "valence"]
+    assert long.groupby("session").size().to_dict() == {f"a (#{a})": 3, f"b (#{b})": 2}
+    with pytest.raises(ValueError, match="dominant"):
+        store.compare([a], "dominant")
+
+
+def test_bad_input_is_rejected_and_nothing_half_saved(store):
+    with pytest.raises(ValueError, match="kind"):
+        store.create("x", "webcam")
+    with pytest.raises(ValueError, match="name"):
+        store.create("  ", "live")
+    with pytest.raises(SessionStoreError, match="valence"):
+        store.save("bad", "video", pd.DataFrame({"time_s": [0.0]}))
+    assert store.list().empty
+    with pytest.raises(SessionNotFoundError):
+        store.append_timeline(99, analytics.timeline(_faces([0.0])))
+
+
+def test_location_resolution(tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_CORE_DB", str(tmp_path / "env" / "s.db"))
+    assert database_url() == f"sqlite:///{tmp_path / 'env' / 's.db'}"
+    assert database_url("postgresql://u@h/db") == "postgresql://u@h/db"
+    with pytest.raises(SessionStoreError, match="cannot open"):
+        SessionStore("sqlite:////nonexistent-dir/x/y.db")
