@@ -143,3 +143,25 @@ def _peak(table: pd.DataFrame, which: str) -> dict | None:
         "valence": float(row["valence"]),
         "dominant": row["dominant"],
     }
+
+
+TRACK_COLUMNS = ("track_id", "first_s", "last_s", "detections", *CLASSES, "dominant", "valence")
+
+
+def tracks(faces: pd.DataFrame) -> pd.DataFrame:
+    """One row per tracked face: when it was seen, how often, and its mean emotions.
+
+    Unclassified sightings (faces too small, NaN probabilities) count as detections but not
+    in the means; a track never classified has NaN emotions and ``dominant`` None.
+    """
+    if faces.empty:
+        return pd.DataFrame(columns=list(TRACK_COLUMNS))
+    grouped = faces.groupby("track_id")
+    table = grouped["time_s"].agg(first_s="min", last_s="max", detections="size")
+    means = grouped[list(CLASSES)].mean()
+    table = table.join(means.div(means.sum(axis=1), axis=0))
+    classified = table[list(CLASSES)].notna().all(axis=1)
+    table["dominant"] = None
+    table.loc[classified, "dominant"] = table.loc[classified, list(CLASSES)].idxmax(axis=1)
+    table["valence"] = valence(table[list(CLASSES)]).where(classified)
+    return table.reset_index()[list(TRACK_COLUMNS)].astype({"dominant": object})

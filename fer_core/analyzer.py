@@ -45,6 +45,25 @@ class Face:
     classified: bool = True
 
 
+def face_rows(faces: list[Face], classes: tuple[str, ...], time_s: float, frame: int) -> list[dict]:
+    """Rows of the per-face table; probabilities are matched to columns by class name."""
+    return [
+        {
+            "time_s": time_s,
+            "frame": frame,
+            "track_id": f.track_id,
+            "x": f.box[0],
+            "y": f.box[1],
+            "w": f.box[2],
+            "h": f.box[3],
+            "label": f.label,
+            "confidence": f.confidence,
+            **dict(zip(classes, f.probs.tolist(), strict=True)),
+        }
+        for f in faces
+    ]
+
+
 class FrameAnalyzer:
     """Detect, track, classify and smooth the faces of a stream of BGR frames."""
 

@@ -5,40 +5,20 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Literal
 
 import keras
 import numpy as np
 
+# Re-exported: callers have imported the model locations from here.
+from fer_core.catalog import DEFAULT_MODEL, MODELS_DIR, resolve_model_path
 from fer_core.errors import InvalidInputError, ModelNotFoundError
 from fer_core.labels import CLASSES
 from fer_core.preprocessing import ColorOrder, preprocess
 
-#: Folder of shipped models; ``FER_CORE_MODELS`` points elsewhere.
-MODELS_DIR = Path(os.environ.get("FER_CORE_MODELS", Path(__file__).resolve().parents[1] / "models"))
-DEFAULT_MODEL = "vgg-small"
-MODEL_FILE = "model.keras"
-
 TTA = Literal["flip", "tencrop"]
+__all__ = ["DEFAULT_MODEL", "MODELS_DIR", "TTA", "EmotionClassifier", "resolve_model_path"]
 _TENCROP_SHIFT = 4  # pixels: the corner crops of the classic 40-from-48 ten-crop
-
-
-def resolve_model_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """A model name (a folder of ``MODELS_DIR``), a model folder or a ``.keras`` file -> file."""
-    given = Path(path) if path is not None else MODELS_DIR / DEFAULT_MODEL
-    candidate = given
-    if not given.exists() and not given.is_absolute():
-        candidate = MODELS_DIR / given
-    if candidate.is_dir():
-        candidate = candidate / MODEL_FILE
-    if not candidate.is_file():
-        shipped = sorted(p.parent.name for p in MODELS_DIR.glob(f"*/{MODEL_FILE}"))
-        raise ModelNotFoundError(
-            f"no saved model at {given} (nor {candidate}); pass a .keras file, a model folder, "
-            f"or one of the shipped names {shipped or '(none found in ' + str(MODELS_DIR) + ')'}"
-        )
-    return candidate
 
 
 class EmotionClassifier:

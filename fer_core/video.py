@@ -8,6 +8,8 @@ that looks finished.
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +23,7 @@ import pandas as pd
 
 from fer_core import analytics
 from fer_core.analytics import FACE_COLUMNS
-from fer_core.analyzer import Face, FrameAnalyzer
+from fer_core.analyzer import Face, FrameAnalyzer, face_rows
 from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
 
@@ -51,27 +53,6 @@ class VideoAnalysis:
     summary: dict
     annotated_path: Path | None = None
     frame_times: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
-
-
-def _face_rows(
-    faces: list[Face], classes: tuple[str, ...], time_s: float, frame: int
-) -> list[dict]:
-    """Rows of the per-face table; probabilities are matched to columns by class name."""
-    return [
-        {
-            "time_s": time_s,
-            "frame": frame,
-            "track_id": f.track_id,
-            "x": f.box[0],
-            "y": f.box[1],
-            "w": f.box[2],
-            "h": f.box[3],
-            "label": f.label,
-            "confidence": f.confidence,
-            **dict(zip(classes, f.probs.tolist(), strict=True)),
-        }
-        for f in faces
-    ]
 
 
 def _open(path: Path) -> av.container.InputContainer:
@@ -134,19 +115,39 @@ class _AnnotatedWriter:
 
 
 def _frames(
-    container: av.container.InputContainer, path: Path
+    container: av.container.InputContainer, path: Path, start_s: float = 0.0
 ) -> Iterator[tuple[int, float, av.VideoFrame]]:
-    """(index, seconds from the first frame, frame); decoding errors become ``VideoError``."""
+    """(index, seconds from the first frame, frame); decoding errors become ``VideoError``.
+
+    With ``start_s`` decoding seeks to a keyframe a little before it (so the caller also sees
+    the frame before ``start_s``); indices then come from timestamps, as the frames skipped
+    were never counted (exact at a constant frame rate). If the seek lands past ``start_s``
+    the video is decoded from its start instead, so no frame is ever lost.
+    """
     stream = container.streams.video[0]
     fps = float(stream.average_rate or 25)
-    first: float | None = None
     time_s = 0.0
     try:
-        for index, frame in enumerate(container.decode(stream)):
-            stamp = float(frame.time) if frame.time is not None else index / fps
-            first = stamp if first is None else first
+        decoded = container.decode(stream)
+        head = next(decoded, None)
+        if head is None:
+            return
+        first = float(head.time) if head.time is not None else 0.0
+        first_pts, counted = head.pts, True
+        target = start_s - 2 / fps
+        if target > 0 and head.time is not None:
+            container.seek(int((first + target) / stream.time_base), stream=stream)
+            decoded = container.decode(stream)
+            head = next(decoded, None)
+            counted = head is None or head.time is None or float(head.time) - first >= start_s
+            if counted:  # no frame before start_s: the seek overshot (or found nothing)
+                container.seek(first_pts, stream=stream)
+                decoded = container.decode(stream)
+                head = next(decoded, None)
+        for index, frame in enumerate(itertools.chain([] if head is None else [head], decoded)):
+            stamp = float(frame.time) if frame.time is not None else first + index / fps
             time_s = stamp - first
-            yield index, time_s, frame
+            yield (index if counted else round(time_s * fps)), time_s, frame
     except av.error.FFmpegError as error:
         raise VideoError(f"{path} could not be decoded past {time_s:.2f} s: {error}") from error
 
@@ -159,6 +160,8 @@ def analyze_video(
     annotated_path: str | os.PathLike[str] | None = None,
     blur: bool = False,
     bucket_s: float = 1.0,
+    start_s: float = 0.0,
+    end_s: float | None = None,
 ) -> VideoAnalysis:
     """Analyze ``path``: all frames, or the first frame of every 1/``sample_fps`` seconds.
 
@@ -166,9 +169,16 @@ def analyze_video(
     with boxes, ids and emotions (faces blurred if ``blur``) is written; frames between
     samples show the latest result. A video without faces gives empty, well-formed tables;
     a missing, corrupt or truncated one raises ``VideoError``.
+
+    ``start_s`` / ``end_s`` analyze only the frames in ``[start_s, end_s)`` (times stay on
+    the video's clock), so consecutive windows of a long video analyze exactly the frames
+    and samples one whole run would; tracking and smoothing restart at ``start_s``, and the
+    summary covers the window.
     """
     if sample_fps is not None and sample_fps <= 0:
         raise ValueError(f"sample_fps must be positive, got {sample_fps}")
+    if start_s < 0 or (end_s is not None and end_s <= start_s):
+        raise ValueError(f"need 0 <= start_s < end_s, got start_s={start_s}, end_s={end_s}")
     path = Path(path)
     analyzer = analyzer or FrameAnalyzer()
     if set(analyzer.classes) != set(CLASSES):
@@ -186,27 +196,40 @@ def analyze_video(
         duration = _duration_s(container, stream)
         fps = float(stream.average_rate or 25)
         faces: list[Face] = []
-        next_sample = 0.0
-        last_time = 0.0
-        for index, time_s, frame in _frames(container, path):
+        previous: float | None = None  # time of the frame decoded before, for sampling
+        last_time: float | None = None
+        stop = duration if end_s is None else min(duration, end_s)
+        for index, time_s, frame in _frames(container, path, start_s):
             last_time = time_s
-            image = frame.to_ndarray(format="bgr24")
-            if sample_fps is None or time_s + 1e-6 >= next_sample:
+            if time_s + 1e-6 < start_s:  # decoded on the way from the keyframe to start_s
+                previous = time_s
+                continue
+            if end_s is not None and time_s + 1e-6 >= end_s:
+                break
+            # The first frame of each 1/sample_fps interval, whatever frame came before.
+            sampled = (
+                sample_fps is None
+                or previous is None
+                or math.floor(time_s * sample_fps + 1e-6) > math.floor(previous * sample_fps + 1e-6)
+            )
+            previous = time_s
+            image = None
+            if sampled:
+                image = frame.to_ndarray(format="bgr24")
                 faces = analyzer.analyze(image, time_s)
-                rows += _face_rows(faces, analyzer.classes, time_s, index)
+                rows += face_rows(faces, analyzer.classes, time_s, index)
                 times.append(time_s)
-                if sample_fps is not None:
-                    next_sample = (np.floor(time_s * sample_fps + 1e-6) + 1) / sample_fps
             if annotated_path is not None:
+                image = frame.to_ndarray(format="bgr24") if image is None else image
                 if writer is None:
                     rate = stream.average_rate or Fraction(25)
                     writer = _AnnotatedWriter(Path(annotated_path), frame.width, frame.height, rate)
                 writer.write(analyzer.annotate(image, faces, blur=blur))
-            if progress is not None and duration > 0:
-                progress(min(time_s / duration, 1.0))
-        if not times:
+            if progress is not None and stop > start_s:
+                progress(min((time_s - start_s) / (stop - start_s), 1.0))
+        if last_time is None:
             raise VideoError(f"{path} holds no decodable video frames")
-        missing_s = duration - (last_time + 1 / fps)
+        missing_s = stop - (last_time + 1 / fps)
         if missing_s > max(0.5, 0.05 * duration):
             raise VideoError(
                 f"{path} is truncated: frames stop at {last_time:.2f} s of {duration:.2f} s"
@@ -222,7 +245,8 @@ def analyze_video(
     table = pd.DataFrame(rows, columns=list(FACE_COLUMNS)).astype(_FACE_DTYPES)
     frame_times = np.asarray(times)
     elapsed = time.perf_counter() - start
-    length = max(duration, last_time)
+    end = max(duration, last_time)
+    length = max((end if end_s is None else min(end, end_s)) - start_s, 0.0)
     summary = analytics.summarize(table, frame_times, bucket_s, duration_s=length)
     summary |= {
         "source": path.name,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# aiortc (through pylibsrtp) segfaults at import if TensorFlow was imported first, and pytest
+# runs every test in one process: import it before any test can pull in TensorFlow.
+import aiortc  # noqa: F401  # isort: skip
+
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path

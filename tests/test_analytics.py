@@ -7,7 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from fer_core.analytics import TIMELINE_COLUMNS, rolling, summarize, timeline, valence
+from fer_core.analytics import (
+    TIMELINE_COLUMNS,
+    TRACK_COLUMNS,
+    rolling,
+    summarize,
+    timeline,
+    tracks,
+    valence,
+)
 from fer_core.labels import CLASSES
 
 
@@ -144,3 +152,32 @@ def test_decimal_buckets_hold_their_own_boundaries():
 def test_missing_columns_are_named():
     with pytest.raises(ValueError, match="happy"):
         timeline(pd.DataFrame({"time_s": [0.0]}))
+
+
+@settings(max_examples=100, deadline=None)
+@given(sessions())
+def test_track_table_invariants(session):
+    faces, _ = session
+    table = tracks(faces)
+    assert list(table.columns) == list(TRACK_COLUMNS)
+    assert sorted(table["track_id"]) == sorted(faces["track_id"].unique())
+    assert table["detections"].sum() == len(faces)
+    assert (table["first_s"] <= table["last_s"]).all()
+    classified = table.dropna(subset=list(CLASSES))
+    assert np.allclose(classified[list(CLASSES)].sum(axis=1), 1.0)
+    assert (classified["valence"].between(-1, 1)).all()
+    assert table.loc[table[list(CLASSES)].isna().any(axis=1), "dominant"].isna().all()
+
+
+def test_a_known_track_table():
+    faces = _faces_table(
+        np.array([0.0, 1.0, 2.0, 1.5]),
+        np.array([1, 1, 1, 2]),
+        np.array([[0, 0, 0, 1, 0, 0, 0], [0, 0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 1, 0], [1] * 7])
+        + 1e-9,
+    )
+    first, second = tracks(faces).itertuples(index=False)
+    assert (first.track_id, first.first_s, first.last_s, first.detections) == (1, 0.0, 2.0, 3)
+    assert first.dominant == "happy"
+    assert first.valence == pytest.approx(2 / 3 - 1 / 3)
+    assert (second.track_id, second.detections, second.dominant) == (2, 1, "angry")

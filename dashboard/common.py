@@ -1,0 +1,133 @@
+"""What every page shares: configuration, the session store, cached models and settings.
+
+Only wiring lives here; analysis is in ``fer_core``. Configuration comes from
+``.streamlit/secrets.toml`` (or the environment):
+
+- ``password``: if set, the dashboard asks for it first;
+- ``database_url`` / ``FER_CORE_DB``: where sessions are stored (default: a SQLite file);
+- ``ice_servers`` / ``FER_CORE_ICE_SERVERS`` (JSON): STUN/TURN servers for WebRTC. Empty by
+  default, which works on localhost and a LAN with no internet.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import streamlit as st
+
+from fer_core.catalog import model_names
+from fer_core.detection import DETECTORS
+from fer_core.sessions import SessionStore
+
+
+def secret(name: str, default: Any = None) -> Any:
+    """A value from ``secrets.toml``, or ``default`` when there is no such file or key."""
+    try:
+        return st.secrets.get(name, default)
+    except FileNotFoundError:  # no secrets.toml anywhere: nothing configured
+        return default
+
+
+def rtc_configuration() -> dict[str, Any]:
+    """ICE servers from the secrets or ``FER_CORE_ICE_SERVERS``; none by default (LAN)."""
+    configured = secret("ice_servers")
+    if configured is None and os.environ.get("FER_CORE_ICE_SERVERS"):
+        configured = json.loads(os.environ["FER_CORE_ICE_SERVERS"])
+    return {"iceServers": list(configured or [])}
+
+
+def password_ok() -> bool:
+    """Ask for the configured password once per browser session; True when none is set."""
+    expected = secret("password")
+    if not expected or st.session_state.get("authenticated"):
+        return True
+    with st.form("login"):
+        given = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Enter")
+    if submitted:
+        if hmac.compare_digest(given.encode(), str(expected).encode()):
+            st.session_state["authenticated"] = True
+            st.rerun()
+        st.error("Wrong password.")
+    return False
+
+
+def store() -> SessionStore:
+    """The configured session store."""
+    return _store(secret("database_url") or os.environ.get("FER_CORE_DB"))
+
+
+@st.cache_resource
+def _store(location: str | None) -> SessionStore:
+    # One per location and server process: SQLAlchemy pools the connections.
+    return SessionStore(location)
+
+
+@st.cache_resource(show_spinner="Loading the emotion model...")
+def classifier(name: str):
+    """Models are read-only once loaded, so every browser session shares one per name."""
+    from fer_core.classifier import EmotionClassifier  # TensorFlow: load only when needed
+
+    return EmotionClassifier.load(name)
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """The choices that shape a FrameAnalyzer; stored with every session."""
+
+    model: str
+    detector: str
+    smoothing_s: float
+    min_face: int
+
+    def analyzer(self):
+        from fer_core.analyzer import FrameAnalyzer
+
+        return FrameAnalyzer(
+            classifier(self.model),
+            detector=self.detector,
+            smoothing_s=self.smoothing_s,
+            min_face=self.min_face,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def analysis_settings(key: str, disabled: bool = False) -> AnalysisSettings:
+    """Model, detector, smoothing and minimum face size, as sidebar widgets."""
+    sidebar = st.sidebar
+    names = model_names()
+    model = sidebar.selectbox("Model", names, key=f"{key}_model", disabled=disabled)
+    detector = sidebar.selectbox(
+        "Face detector",
+        list(DETECTORS),
+        key=f"{key}_detector",
+        disabled=disabled,
+        help="haar finds small faces best; blazeface is faster on large, close faces.",
+    )
+    smoothing = sidebar.slider(
+        "Smoothing (s)",
+        0.0,
+        3.0,
+        0.5,
+        0.1,
+        key=f"{key}_smoothing",
+        disabled=disabled,
+        help="Half-life of each face's emotion average; 0 shows raw per-frame output.",
+    )
+    min_face = sidebar.slider(
+        "Minimum face size (px)",
+        12,
+        120,
+        24,
+        4,
+        key=f"{key}_min_face",
+        disabled=disabled,
+        help="Smaller faces are boxed but not classified: too few pixels to read.",
+    )
+    return AnalysisSettings(model or "", detector, float(smoothing), int(min_face))

@@ -1,0 +1,96 @@
+"""Live: the webcam streams to the server, comes back annotated, and the mood is charted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+import charts
+import common
+from fer_core import analytics
+from fer_core.live import LiveMonitor
+
+SAVE_EVERY_S = 5
+
+st.title("Live audience")
+state = st.session_state
+streaming = bool(state.get("live_streaming"))
+settings = common.analysis_settings("live", disabled=streaming)
+blur = st.sidebar.toggle("Blur faces in the video", key="live_blur")
+if streaming:
+    st.sidebar.caption("Stop the stream to change the model, detector or smoothing.")
+
+# One monitor per browser session (kept in session_state, never a module global); rebuilt
+# only between streams, because the callback thread holds the running one.
+if not streaming and state.get("live_settings") != settings:
+    state["live_monitor"] = LiveMonitor(settings.analyzer())
+    state["live_settings"] = settings
+monitor: LiveMonitor = state["live_monitor"]
+monitor.blur = blur
+
+video, figures = st.columns([3, 2])
+with video:
+    context = webrtc_streamer(
+        key="live",
+        mode=WebRtcMode.SENDRECV,
+        video_frame_callback=monitor.callback,
+        media_stream_constraints={"video": True, "audio": False},
+        rtc_configuration=common.rtc_configuration(),
+        async_processing=True,
+    )
+    st.caption(
+        "Faces are analyzed on this server; only per-second figures and per-face numbers "
+        "are saved, never video."
+    )
+
+
+def save_progress(session_id: int) -> None:
+    faces, timeline = monitor.unsaved()
+    store = common.store()
+    store.append_timeline(session_id, timeline)
+    store.append_faces(session_id, faces)
+
+
+# Start and stop come as full reruns (the component's value changes), so the saved session
+# is opened and closed here; the fragment below saves what arrives in between.
+playing = context.state.playing
+if playing and "live_session_id" not in state:
+    monitor.reset()
+    started = datetime.now().astimezone()
+    state["live_session_id"] = common.store().create(
+        f"Live {started:%Y-%m-%d %H:%M}", "live", settings.as_dict() | {"blur": blur}
+    )
+elif not playing and "live_session_id" in state:
+    session_id = state.pop("live_session_id")
+    save_progress(session_id)
+    common.store().finish(session_id, monitor.summary())
+    st.toast(f"Saved as session #{session_id}; see the Sessions page.")
+state["live_streaming"] = playing
+
+
+@st.fragment(run_every=1.0)
+def live_figures() -> None:
+    snapshot = monitor.snapshot()
+    frames, in_view, seen = st.columns(3)
+    frames.metric("Frames analyzed", snapshot.frames, help=f"{snapshot.fps:.1f} frames/s")
+    in_view.metric("Faces in view", snapshot.faces_in_view)
+    seen.metric("Faces seen", snapshot.faces_seen)
+    st.plotly_chart(charts.distribution_bar(snapshot.current, "Right now"), key="live_now")
+    timeline = snapshot.timeline
+    if timeline["valence"].notna().any():
+        st.plotly_chart(charts.emotions_over_time(timeline), key="live_area")
+        rolled = analytics.rolling(timeline.dropna(subset=["valence"]), window_s=10)
+        st.plotly_chart(charts.valence_line(timeline, rolled), key="live_valence")
+    else:
+        st.info("Charts appear once a face has been seen. Press START to begin.")
+    session_id = state.get("live_session_id")
+    last_save = state.get("live_last_save", 0.0)
+    if session_id is not None and snapshot.elapsed_s - last_save >= SAVE_EVERY_S:
+        save_progress(session_id)
+        state["live_last_save"] = snapshot.elapsed_s
+
+
+with figures:
+    live_figures()

@@ -1,0 +1,118 @@
+"""Analyze a video: upload a recording, get its timeline, per-face table and downloads."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import streamlit as st
+
+import charts
+import common
+from fer_core import analytics
+from fer_core.errors import FerCoreError
+from fer_core.video import analyze_video
+
+VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
+SAMPLE_RATES = {"every frame": None, "10 per second": 10.0, "5 per second": 5.0}
+SAMPLE_RATES |= {"2 per second": 2.0, "1 per second": 1.0}
+
+st.title("Analyze a recorded video")
+settings = common.analysis_settings("video")
+
+upload = st.file_uploader(
+    "A recording of the audience",
+    type=VIDEO_TYPES,
+    help="The size limit is server.maxUploadSize in .streamlit/config.toml.",
+)
+rate_name = st.select_slider("Frames to analyze", list(SAMPLE_RATES), value="5 per second")
+annotate = st.checkbox("Also make an annotated video")
+blur = st.checkbox("Blur faces in the annotated video", disabled=not annotate)
+
+
+def run(upload, sample_fps: float | None) -> dict:
+    """Analyze the upload in a private temp folder that is removed afterwards."""
+    bar = st.progress(0.0, text=f"Analyzing {upload.name}...")
+    started = datetime.now().astimezone()
+    with tempfile.TemporaryDirectory(prefix="fer-upload-") as folder:
+        source = Path(folder) / f"upload{Path(upload.name).suffix.lower()}"
+        source.write_bytes(upload.getbuffer())
+        target = Path(folder) / "annotated.mp4" if annotate else None
+        result = analyze_video(
+            source,
+            sample_fps=sample_fps,
+            progress=lambda done: bar.progress(min(done, 1.0), text=f"{done:.0%} analyzed"),
+            analyzer=settings.analyzer(),
+            annotated_path=target,
+            blur=blur,
+        )
+        annotated = target.read_bytes() if target is not None else None
+    bar.empty()
+    chosen = settings.as_dict() | {"sample_fps": sample_fps, "blur": blur, "file": upload.name}
+    session_id = common.store().save(
+        upload.name,
+        "video",
+        result.timeline,
+        result.faces,
+        result.summary,
+        chosen,
+        started_at=started,
+        ended_at=datetime.now().astimezone(),
+    )
+    return {
+        "name": upload.name,
+        "faces": result.faces,
+        "timeline": result.timeline,
+        "summary": result.summary,
+        "annotated": annotated,
+        "session_id": session_id,
+    }
+
+
+if st.button("Analyze", type="primary", disabled=upload is None):
+    try:
+        st.session_state["video_result"] = run(upload, SAMPLE_RATES[rate_name])
+    except (FerCoreError, ValueError) as error:
+        st.session_state.pop("video_result", None)
+        st.error(f"Could not analyze {upload.name}: {error}")
+
+result = st.session_state.get("video_result")
+if result:
+    summary, timeline, faces = result["summary"], result["timeline"], result["faces"]
+    st.success(f"{result['name']}: saved as session #{result['session_id']}.")
+    duration, frames, seen, mood = st.columns(4)
+    duration.metric("Duration", f"{summary['duration_s']:.1f} s")
+    frames.metric("Frames analyzed", summary["frames_analyzed"])
+    seen.metric("Faces seen", summary["faces_seen"])
+    mood.metric("Overall mood", summary["dominant"] or "no faces")
+    if faces.empty:
+        st.info("No faces were found in this video.")
+    else:
+        left, right = st.columns([3, 2])
+        left.plotly_chart(charts.emotions_over_time(timeline), key="video_area")
+        right.plotly_chart(
+            charts.distribution_bar(summary["distribution"], "Overall"), key="video_overall"
+        )
+        rolled = analytics.rolling(timeline.dropna(subset=["valence"]), window_s=10)
+        st.plotly_chart(charts.valence_line(timeline, rolled), key="video_valence")
+        st.subheader("Faces (tracks)")
+        st.dataframe(analytics.tracks(faces), hide_index=True)
+    with st.expander("Summary"):
+        st.json(summary)
+    stem = Path(result["name"]).stem
+    downloads = st.columns(4)
+    downloads[0].download_button(
+        "Per-face CSV", faces.to_csv(index=False), f"{stem}-faces.csv", "text/csv"
+    )
+    downloads[1].download_button(
+        "Per-second CSV", timeline.to_csv(index=False), f"{stem}-timeline.csv", "text/csv"
+    )
+    downloads[2].download_button(
+        "Summary JSON", json.dumps(summary, indent=2), f"{stem}-summary.json", "application/json"
+    )
+    if result["annotated"] is not None:
+        downloads[3].download_button(
+            "Annotated MP4", result["annotated"], f"{stem}-annotated.mp4", "video/mp4"
+        )

@@ -1,0 +1,164 @@
+"""A live stream's state, shared between the video callback thread and the page that shows it.
+
+``LiveMonitor`` wraps one ``FrameAnalyzer`` per stream. The callback thread calls ``process``
+(or ``callback`` with ``av.VideoFrame`` objects, as streamlit-webrtc does) for every frame;
+the page polls ``snapshot`` for the figures and charts, and ``unsaved`` hands the rows not yet
+written to the session store. Everything shared sits behind one lock and is bounded: per-face
+rows older than ``history_s`` are dropped, so a stream can run for hours in fixed memory (the
+session store keeps the full record).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+import pandas as pd
+
+from fer_core import analytics
+from fer_core.analytics import FACE_COLUMNS
+from fer_core.analyzer import Face, FrameAnalyzer, face_rows
+from fer_core.labels import CLASSES
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """What the page shows at one moment."""
+
+    frames: int
+    elapsed_s: float
+    fps: float
+    faces_in_view: int
+    faces_seen: int
+    current: dict[str, float] | None
+    timeline: pd.DataFrame = field(repr=False)
+
+
+class LiveMonitor:
+    """Analyze, annotate and record the frames of one live stream; thread-safe."""
+
+    def __init__(
+        self,
+        analyzer: FrameAnalyzer,
+        blur: bool = False,
+        history_s: float = 600.0,
+        bucket_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if set(analyzer.classes) != set(CLASSES):
+            raise ValueError(f"the model's classes {analyzer.classes} are not {CLASSES}")
+        self.analyzer = analyzer
+        self.blur = blur  # read per frame, so the page can toggle it mid-stream
+        self.history_s = history_s
+        self.bucket_s = bucket_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._rows: deque[dict] = deque()
+        self._frame_times: deque[float] = deque()
+        self._unsaved_rows: list[dict] = []
+        self._unsaved_from: float | None = None  # earliest bucket touched since the last save
+        self._last_faces: list[Face] = []
+        self._start: float | None = None
+        self._frames = 0
+
+    def process(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """Analyze one BGR frame, record its faces and return it annotated."""
+        with self._lock:
+            now = self._clock()
+            if self._start is None:
+                self._start = now
+            elapsed = now - self._start
+        faces = self.analyzer.analyze(frame_bgr, elapsed)  # the analyzer has its own lock
+        with self._lock:
+            self._frames += 1
+            rows = face_rows(faces, self.analyzer.classes, elapsed, self._frames - 1)
+            self._rows.extend(rows)
+            self._frame_times.append(elapsed)
+            self._unsaved_rows.extend(rows)
+            if self._unsaved_from is None:
+                self._unsaved_from = elapsed
+            self._last_faces = faces
+            self._forget_before(elapsed - self.history_s)
+        return self.analyzer.annotate(frame_bgr, faces, blur=self.blur)
+
+    def callback(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """streamlit-webrtc's ``video_frame_callback``: frame in, annotated frame out."""
+        annotated = self.process(frame.to_ndarray(format="bgr24"))
+        out = av.VideoFrame.from_ndarray(annotated, format="bgr24")
+        out.pts = frame.pts
+        if frame.time_base is not None:  # frames made from arrays have none
+            out.time_base = frame.time_base
+        return out
+
+    def snapshot(self) -> LiveSnapshot:
+        """Figures and the per-second timeline of the retained history."""
+        with self._lock:
+            faces = self._table(self._rows)
+            frame_times = np.fromiter(self._frame_times, float)
+            last = list(self._last_faces)
+            frames = self._frames
+        elapsed = float(frame_times[-1]) if len(frame_times) else 0.0
+        recent = frame_times[frame_times > elapsed - 2.0]
+        fps = (len(recent) - 1) / np.ptp(recent) if len(recent) > 1 and np.ptp(recent) else 0.0
+        classified = [f.probs for f in last if f.classified]
+        current = None
+        if classified:
+            mean = np.mean(classified, axis=0)
+            current = dict(zip(self.analyzer.classes, (mean / mean.sum()).tolist(), strict=True))
+        return LiveSnapshot(
+            frames=frames,
+            elapsed_s=elapsed,
+            fps=float(fps),
+            faces_in_view=len(last),
+            faces_seen=self.analyzer.faces_seen,
+            current=current,
+            timeline=analytics.timeline(faces, frame_times, self.bucket_s),
+        )
+
+    def unsaved(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Per-face rows and timeline buckets added or changed since the last call."""
+        with self._lock:
+            faces = self._table(self._unsaved_rows)
+            since = self._unsaved_from
+            self._unsaved_rows, self._unsaved_from = [], None
+            if since is None:
+                return faces, analytics.timeline(faces, [], self.bucket_s)
+            first_bucket = np.floor(since / self.bucket_s + 1e-9) * self.bucket_s
+            frame_times = np.fromiter(self._frame_times, float)
+            window = self._table(self._rows)
+        frame_times = frame_times[frame_times >= first_bucket]
+        window = window[window["time_s"] >= first_bucket]
+        return faces, analytics.timeline(window, frame_times, self.bucket_s)
+
+    def summary(self) -> dict:
+        """The session summary over the retained history (the store has the whole run)."""
+        with self._lock:
+            faces = self._table(self._rows)
+            frame_times = np.fromiter(self._frame_times, float)
+        summary = analytics.summarize(faces, frame_times, self.bucket_s)
+        summary["faces_seen"] = self.analyzer.faces_seen  # counts the whole run
+        return summary
+
+    def reset(self) -> None:
+        """Forget everything: a new stream starts."""
+        with self._lock:
+            self.analyzer.reset()
+            self._rows.clear()
+            self._frame_times.clear()
+            self._unsaved_rows, self._unsaved_from = [], None
+            self._last_faces, self._start, self._frames = [], None, 0
+
+    def _forget_before(self, cutoff: float) -> None:
+        while self._frame_times and self._frame_times[0] < cutoff:
+            self._frame_times.popleft()
+        while self._rows and self._rows[0]["time_s"] < cutoff:
+            self._rows.popleft()
+
+    @staticmethod
+    def _table(rows) -> pd.DataFrame:
+        return pd.DataFrame(list(rows), columns=list(FACE_COLUMNS))

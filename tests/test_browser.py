@@ -1,0 +1,354 @@
+"""End to end: the dashboard's Live page in a real, headless Chromium with a fake camera.
+
+The camera is a ``.y4m`` clip of the astronaut's face moving around a room, made here from
+``fer_core.synthetic.scene``. The app and the browser run inside a private network namespace
+whose only interface is loopback (plus a second loopback address, 127.0.0.2, for aiortc's
+ICE), so the WebRTC connection never touches the machine's real network. The test clicks
+START and waits until the server-side counters ("Frames analyzed", "Faces seen") move and the
+live Plotly chart has points, then clicks STOP.
+
+Needs root (``ip netns``), Debian's ``/usr/bin/chromium`` and the ``playwright`` package (no
+browser download: Playwright drives the Debian binary). Without them the test is skipped on a
+developer machine, but fails when ``CI`` is set, so CI cannot skip it silently.
+
+The Playwright side runs as this file executed as a script inside the namespace
+(``python tests/test_browser.py --url ... --video ... --out ...``); it writes what it saw to
+a JSON file and the test asserts on that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "dashboard" / "app.py"
+CHROMIUM = "/usr/bin/chromium"
+PORT = 8501  # the namespace is ours alone, so the default port is always free
+IFRAME_TITLE = "streamlit_webrtc.component.webrtc_streamer"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+]
+# The fake camera: small and slow, to keep the CPU load of the test modest. Chromium loops it.
+WIDTH, HEIGHT, FPS, SECONDS, FACE_SIZE = 320, 240, 10, 3, 120
+# Limits of the browser run: the server's health, the START button (the first run of the page
+# loads the model), the figures after connecting, and the whole driver process.
+HEALTH_TIMEOUT_S, START_TIMEOUT_S, FIGURES_TIMEOUT_S, DRIVER_TIMEOUT_S = 120, 120, 90, 420
+
+
+# --- the fake camera file --------------------------------------------------------------------
+
+
+def write_y4m(path: Path, frames_bgr: list[np.ndarray], fps: int) -> Path:
+    """Write BGR frames as an uncompressed YUV4MPEG2 (I420) clip, Chromium's fake-camera format."""
+    height, width = frames_bgr[0].shape[:2]
+    if width % 2 or height % 2:
+        raise ValueError(f"I420 needs even frame sizes, got {width}x{height}")
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420\n".encode())
+        for frame in frames_bgr:
+            f.write(b"FRAME\n")
+            f.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path
+
+
+def face_clip(path: Path) -> Path:
+    from fer_core.synthetic import scene
+
+    frames = [scene(i / FPS, 1, WIDTH, HEIGHT, FACE_SIZE) for i in range(SECONDS * FPS)]
+    return write_y4m(path, frames, FPS)
+
+
+def test_y4m_clip_has_a_header_and_whole_i420_frames(tmp_path):
+    path = face_clip(tmp_path / "face.y4m")
+    data = path.read_bytes()
+    header, _, body = data.partition(b"\n")
+    assert header == f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{FPS}:1 Ip A1:1 C420".encode()
+    frame_bytes = len(b"FRAME\n") + WIDTH * HEIGHT * 3 // 2
+    assert len(body) == SECONDS * FPS * frame_bytes
+    # The first frame decodes back to the scene (the face is there, not a blank frame).
+    yuv = np.frombuffer(body[6:frame_bytes], np.uint8).reshape(HEIGHT * 3 // 2, WIDTH)
+    bgr = cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420)
+    from fer_core.synthetic import scene
+
+    assert np.abs(bgr.astype(int) - scene(0.0, 1, WIDTH, HEIGHT, FACE_SIZE)).mean() < 6
+
+
+# --- the browser side (runs inside the namespace) ---------------------------------------------
+
+_METRICS_JS = """() => Array.from(document.querySelectorAll('[data-testid="stMetric"]')).map(m => [
+    (m.querySelector('[data-testid="stMetricLabel"]') || {}).innerText || '',
+    (m.querySelector('[data-testid="stMetricValue"]') || {}).innerText || ''])"""
+
+# Points per trace of every Plotly chart on the page, as plotly.js holds them after drawing.
+_CHARTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => {
+    const title = gd.layout && gd.layout.title;
+    const box = gd.getBoundingClientRect();
+    return {
+        title: (title && (title.text !== undefined ? title.text : title)) || '',
+        points: (gd.calcdata || []).map(trace => trace.length),
+        visible: box.width > 0 && box.height > 0 && getComputedStyle(gd).visibility !== 'hidden',
+    };
+})"""
+
+
+def _number(text: str) -> float | None:
+    match = re.search(r"-?\d[\d,]*(?:\.\d+)?", text)
+    return float(match.group().replace(",", "")) if match else None
+
+
+def wait_for_health(url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url}/_stcore/health did not answer within {timeout_s:.0f} s")
+        time.sleep(0.5)
+
+
+def drive(url: str, video: Path, out: Path) -> dict:
+    """Open the Live page, stream the fake camera, and record what the page shows."""
+    from playwright.sync_api import sync_playwright
+
+    seen: dict = {"metrics": {}, "charts": [], "steps": [], "console": [], "error": None}
+
+    def step(name: str) -> None:
+        seen["steps"].append([name, round(time.monotonic() - t0, 1)])
+
+    t0 = time.monotonic()
+    wait_for_health(url, HEALTH_TIMEOUT_S)
+    step("healthy")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={video}"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.on("console", lambda message: seen["console"].append(message.text[:300]))
+        try:
+            page.goto(url, wait_until="domcontentloaded")
+            webrtc = page.frame_locator(f'iframe[title="{IFRAME_TITLE}"]')
+            start = webrtc.get_by_role("button", name=re.compile(r"^\s*start\s*$", re.I))
+            start.click(timeout=START_TIMEOUT_S * 1000)
+            step("clicked START")
+            stop = webrtc.get_by_role("button", name=re.compile(r"^\s*stop\s*$", re.I))
+            stop.wait_for(timeout=30_000)
+            step("STOP shown")
+            deadline = time.monotonic() + FIGURES_TIMEOUT_S
+            while True:
+                seen["metrics"] = dict(page.evaluate(_METRICS_JS))
+                seen["charts"] = page.evaluate(_CHARTS_JS)
+                if _done(seen):
+                    step("frames, faces and chart points seen")
+                    break
+                if time.monotonic() > deadline:
+                    step("gave up waiting")
+                    break
+                page.wait_for_timeout(1000)
+            page.screenshot(path=str(out.with_suffix(".png")), full_page=True)
+            stop.click(timeout=10_000)
+            start.wait_for(timeout=30_000)
+            step("stopped (START shown again)")
+        except Exception as exc:  # reported to the test, with a screenshot
+            seen["error"] = f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(Exception):  # the page itself may be gone
+                page.screenshot(path=str(out.with_suffix(".png")), full_page=True)
+        finally:
+            browser.close()
+    out.write_text(json.dumps(seen, indent=1))
+    return seen
+
+
+def _metric(seen: dict, label: str) -> float | None:
+    return _number(seen["metrics"].get(label, ""))
+
+
+def _chart_points(seen: dict, title: str) -> int:
+    """Points drawn in the visible Plotly charts whose title contains ``title``."""
+    charts = [c for c in seen["charts"] if c["visible"] and title in c["title"]]
+    return sum(sum(chart["points"]) for chart in charts)
+
+
+def _done(seen: dict) -> bool:
+    return (
+        (_metric(seen, "Frames analyzed") or 0) > 0
+        and (_metric(seen, "Faces seen") or 0) >= 1
+        and _chart_points(seen, "Emotions over time") > 0
+        and _chart_points(seen, "Valence") > 0
+    )
+
+
+# --- the test (runs in pytest, outside the namespace) ------------------------------------------
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _require(ok: bool, reason: str) -> None:
+    if ok:
+        return
+    if _in_ci():
+        pytest.fail(f"{reason}; CI is set, so the browser test may not be skipped")
+    pytest.skip(reason)
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture
+def netns():
+    """A private network namespace with only loopback (127.0.0.1 and 127.0.0.2)."""
+    _require(hasattr(os, "geteuid") and os.geteuid() == 0, "needs root for `ip netns`")
+    _require(shutil.which("ip") is not None, "needs the `ip` command (iproute2)")
+    _require(_run("ip", "netns", "list").returncode == 0, "`ip netns` does not work here")
+    _require(os.access(CHROMIUM, os.X_OK), f"needs Debian's chromium at {CHROMIUM}")
+    _require(importlib.util.find_spec("playwright") is not None, "needs the playwright package")
+    name = f"fer-e2e-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    # A CI runner stops a job with SIGTERM: turn it into an exception so the cleanup below runs.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
+    try:
+        for command in (
+            ["ip", "link", "set", "lo", "up"],
+            ["ip", "addr", "add", "127.0.0.2/8", "dev", "lo"],
+        ):
+            subprocess.run(["ip", "netns", "exec", name, *command], check=True, timeout=30)
+        yield name
+    finally:
+        # Everything still in the namespace was started by this test (it is ours alone).
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pids = [int(pid) for pid in _run("ip", "netns", "pids", name).stdout.split()]
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            if pids and sig == signal.SIGTERM:
+                time.sleep(2)
+        subprocess.run(["ip", "netns", "delete", name], check=False, timeout=30)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """End a process started in its own session, with its children, by its group id."""
+    if process.poll() is not None:
+        return
+    for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _tail(path: Path, n: int = 40) -> str:
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    return "\n".join(lines[-n:])
+
+
+@pytest.mark.browser
+def test_live_page_counts_frames_and_faces_from_a_browser_camera(netns, tmp_path):
+    assert APP.exists(), f"the dashboard is missing: {APP}"
+    video = face_clip(tmp_path / "face.y4m")
+    in_ns = ["ip", "netns", "exec", netns]
+    env = {**os.environ, "FER_CORE_DB": str(tmp_path / "sessions.db")}
+    app_log, driver_log, result = (
+        tmp_path / "app.log",
+        tmp_path / "driver.log",
+        tmp_path / "seen.json",
+    )
+    app_command = [
+        *in_ns, sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.headless", "true", "--server.port", str(PORT),
+        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    driver_command = [
+        *in_ns, sys.executable, __file__,
+        "--url", f"http://localhost:{PORT}", "--video", str(video), "--out", str(result),
+    ]  # fmt: skip
+    t0 = time.monotonic()
+    with open(app_log, "w") as app_out, open(driver_log, "w") as driver_out:
+        app = subprocess.Popen(
+            app_command, cwd=ROOT, env=env, stdout=app_out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        driver = None
+        try:
+            driver = subprocess.Popen(
+                driver_command, cwd=ROOT, stdout=driver_out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+            while driver.poll() is None:
+                assert app.poll() is None, f"the app exited ({app.returncode}):\n{_tail(app_log)}"
+                assert time.monotonic() - t0 < DRIVER_TIMEOUT_S, (
+                    f"the browser run took over {DRIVER_TIMEOUT_S} s:\n{_tail(driver_log)}"
+                )
+                time.sleep(0.5)
+        finally:
+            if driver is not None:
+                _stop(driver)
+            _stop(app)
+    elapsed = time.monotonic() - t0
+    context = (
+        f"\n--- driver log\n{_tail(driver_log)}\n--- app log\n{_tail(app_log)}"
+        f"\n--- screenshot of the page: {result.with_suffix('.png')}"
+    )
+    assert driver.returncode == 0 and result.exists(), f"the browser driver failed{context}"
+    seen = json.loads(result.read_text())
+    report = (
+        f"after {elapsed:.0f} s, steps {seen['steps']}, metrics {seen['metrics']}, "
+        f"charts {seen['charts']}, error {seen['error']}{context}"
+    )
+    assert seen["error"] is None, report
+    assert (_metric(seen, "Frames analyzed") or 0) > 0, report
+    assert (_metric(seen, "Faces seen") or 0) >= 1, report
+    assert _chart_points(seen, "Emotions over time") > 0, report
+    assert _chart_points(seen, "Valence") > 0, report
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Drive the Live page in headless Chromium.")
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--video", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    arguments = parser.parse_args()
+    drive(arguments.url, arguments.video, arguments.out)

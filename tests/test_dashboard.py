@@ -1,0 +1,194 @@
+"""Every dashboard page through Streamlit's AppTest, with a private session database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import pandas as pd
+import pytest
+import streamlit_webrtc.component
+from streamlit.testing.v1 import AppTest
+
+from fer_core import analytics
+from fer_core.sessions import SessionStore
+from fer_core.synthetic import scene, write_demo_video
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "sessions.db"
+    monkeypatch.setenv("FER_CORE_DB", str(path))
+    # AppTest has no real Runtime; streamlit-webrtc treats "no session info" as a unit test.
+    monkeypatch.setattr(streamlit_webrtc.component, "get_this_session_info", lambda: None)
+    return path
+
+
+@pytest.fixture
+def app(database) -> AppTest:
+    test = AppTest.from_file(str(APP), default_timeout=120)
+    test.run()
+    assert not test.exception, test.exception
+    return test
+
+
+@pytest.fixture(scope="module")
+def demo_video(tmp_path_factory) -> bytes:
+    path = tmp_path_factory.mktemp("video") / "talk.mp4"
+    return write_demo_video(path, seconds=2.0, fps=6, n_faces=2, width=320, height=180).read_bytes()
+
+
+def _open(app: AppTest, page: str) -> AppTest:
+    app.switch_page(f"pages/{page}.py")
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def _metrics(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+def _save_session(database: Path, name: str, seconds: int) -> int:
+    """A finished session of one happy face, as a batch run would store it."""
+    others = dict.fromkeys(("angry", "disgust", "fear", "neutral", "sad", "surprise"), 0.05)
+    table = pd.DataFrame(
+        [
+            {"time_s": float(t), "frame": t, "track_id": 1, "x": 0, "y": 0, "w": 50, "h": 50}
+            | {"label": "happy", "confidence": 0.7, "happy": 0.7}
+            | others
+            for t in range(seconds)
+        ]
+    )
+    return SessionStore(database).save(
+        name, "video", analytics.timeline(table), table, analytics.summarize(table)
+    )
+
+
+def test_every_page_opens(app):
+    assert app.title[0].value == "Live audience"
+    for page, title in [
+        ("video", "Analyze a recorded video"),
+        ("sessions", "Sessions"),
+        ("model", "Models"),
+        ("about", "About & privacy"),
+        ("live", "Live audience"),
+    ]:
+        assert _open(app, page).title[0].value == title
+
+
+def test_live_page_shows_what_the_callback_thread_recorded(app):
+    assert _metrics(app) == {"Frames analyzed": "0", "Faces in view": "0", "Faces seen": "0"}
+    labels = {widget.label for widget in app.selectbox} | {widget.label for widget in app.slider}
+    assert {"Model", "Face detector", "Smoothing (s)", "Minimum face size (px)"} <= labels
+    assert app.toggle[0].label == "Blur faces in the video"
+    monitor = app.session_state["live_monitor"]
+    for i in range(3):  # what streamlit-webrtc's worker thread does with each frame
+        frame = av.VideoFrame.from_ndarray(scene(i / 5, 2, 480, 270, 96), format="bgr24")
+        monitor.callback(frame)
+    app.run()
+    metrics = _metrics(app)
+    assert metrics["Frames analyzed"] == "3"
+    assert metrics["Faces in view"] == "2" and metrics["Faces seen"] == "2"
+    assert len(app.get("plotly_chart")) == 3  # now, emotions over time, valence
+
+
+def test_live_settings_build_a_new_analyzer_between_streams(app):
+    first = app.session_state["live_monitor"]
+    app.slider(key="live_min_face").set_value(48).run()
+    second = app.session_state["live_monitor"]
+    assert second is not first and second.analyzer.min_face == 48
+    app.toggle(key="live_blur").set_value(True).run()
+    assert app.session_state["live_monitor"] is second and second.blur
+
+
+def test_uploaded_video_gives_charts_downloads_and_a_session(app, database, demo_video):
+    _open(app, "video")
+    assert app.button[0].disabled  # nothing uploaded yet
+    app.file_uploader[0].set_value(("talk.mp4", demo_video, "video/mp4"))
+    app.select_slider[0].set_value("every frame")
+    app.checkbox[0].check()
+    app.run()
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    assert not app.error
+    metrics = _metrics(app)
+    assert metrics["Faces seen"] == "2" and metrics["Frames analyzed"] == "12"
+    assert len(app.get("plotly_chart")) == 3
+    tracks = app.dataframe[0].value
+    assert list(tracks.columns) == list(analytics.TRACK_COLUMNS) and len(tracks) == 2
+    downloads = [button.proto.label for button in app.get("download_button")]
+    assert downloads == ["Per-face CSV", "Per-second CSV", "Summary JSON", "Annotated MP4"]
+    saved = SessionStore(database).list()
+    assert saved["name"].tolist() == ["talk.mp4"] and saved["kind"].tolist() == ["video"]
+    assert saved.loc[0, "faces_seen"] == 2
+
+
+def test_a_corrupt_upload_gives_a_clear_message(app, database):
+    _open(app, "video")
+    app.file_uploader[0].set_value(("broken.mp4", b"not a video at all" * 100, "video/mp4"))
+    app.run()
+    app.button[0].click().run()
+    assert not app.exception
+    assert "Could not analyze broken.mp4" in app.error[0].value
+    assert SessionStore(database).list().empty
+
+
+def test_sessions_open_rename_export_compare_delete(app, database):
+    _open(app, "sessions")
+    assert "No sessions yet" in app.info[0].value
+    first = _save_session(database, "Morning", 4)
+    second = _save_session(database, "Afternoon", 3)
+    app.run()
+    assert not app.exception
+    listed = app.dataframe[0].value
+    assert set(listed["name"]) == {"Morning", "Afternoon"}
+    session_box = next(box for box in app.selectbox if box.label == "Session")
+    session_box.set_value(first).run()
+    assert _metrics(app)["Faces seen"] == "1"
+    exported = next(
+        button for button in app.get("download_button") if button.proto.label == "Export JSON"
+    )
+    assert exported is not None
+    app.text_input[0].set_value("Morning keynote")
+    next(button for button in app.button if button.label == "Rename").click().run()
+    assert SessionStore(database).get(first).name == "Morning keynote"
+
+    app.multiselect[0].set_value([first, second]).run()
+    assert not app.exception
+    assert len(app.get("plotly_chart")) == 3  # the opened session's two, and the comparison
+
+    session_box = next(box for box in app.selectbox if box.label == "Session")
+    session_box.set_value(second).run()
+    delete = next(button for button in app.button if button.label == "Delete session")
+    assert delete.disabled  # needs the confirmation first
+    app.checkbox[0].check().run()
+    next(button for button in app.button if button.label == "Delete session").click().run()
+    assert SessionStore(database).list()["id"].tolist() == [first]
+    assert json.loads(json.dumps(SessionStore(database).export(first)))["name"] == "Morning keynote"
+
+
+def test_model_page_shows_the_shipped_figures(app):
+    _open(app, "model")
+    metrics = _metrics(app)
+    shipped = json.loads((APP.parents[1] / "models" / "vgg-small" / "metrics.json").read_text())
+    assert metrics["Accuracy"] == f"{shipped['accuracy']:.1%}"
+    assert metrics["Test images"] == f"{shipped['n_images']:,}"
+    assert len(app.dataframe[0].value) == 7
+    assert len(app.get("plotly_chart")) == 1
+
+
+def test_password_gate(database, tmp_path):
+    test = AppTest.from_file(str(APP), default_timeout=60)
+    test.secrets["password"] = "s3cret"
+    test.run()
+    assert not test.title  # nothing but the login form
+    test.text_input[0].set_value("wrong")
+    test.button[0].click().run()
+    assert "Wrong password" in test.error[0].value and not test.title
+    test.text_input[0].set_value("s3cret")
+    test.button[0].click().run()
+    assert test.title[0].value == "Live audience"
