@@ -4,7 +4,11 @@ Per frame: detect faces (on a downscaled copy when the frame is large), give the
 classify every face that is large enough in one batched call, and smooth each track's
 probabilities over time. With ``classify_every_s`` a track is re-classified at most that
 often and keeps its smoothed probabilities in between, which bounds the CNN's work per
-second whatever the frame rate. ``annotate`` draws the result; ``reset`` starts a new stream.
+second whatever the frame rate. With ``detect_every_s`` the whole frame is searched at most
+that often; in between, each tracked face is re-found in a small crop around where its track
+predicts it, scaled so the face is about ``ROI_FACE_PX`` wide, which costs a fraction of a
+full-frame search (new faces then appear up to ``detect_every_s`` late). ``annotate`` draws
+the result; ``reset`` starts a new stream.
 One instance serves one stream; its methods are safe to call from a video callback thread.
 """
 
@@ -26,6 +30,8 @@ from fer_core.smoothing import ProbabilitySmoother
 from fer_core.tracking import FaceTracker
 
 UNKNOWN = "unknown"
+ROI_FACE_PX = 64  # a tracked face is re-found in a crop scaled so it is about this wide
+ROI_CONTEXT = 0.5  # the crop: the predicted box grown by this many face sizes on each side
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,23 @@ def face_rows(faces: list[Face], classes: tuple[str, ...], time_s: float, frame:
     ]
 
 
+def _drop_duplicates(boxes: np.ndarray, max_iou: float = 0.3) -> np.ndarray:
+    """Greedy suppression, largest first: crops of neighbouring faces overlap."""
+    order = np.argsort(-(boxes[:, 2] * boxes[:, 3]), kind="stable")
+    kept: list[np.ndarray] = []
+    for box in boxes[order]:
+        if all(_iou(box, other) <= max_iou for other in kept):
+            kept.append(box)
+    return np.array(kept, dtype=int).reshape(-1, 4)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(x1 - x0, 0) * max(y1 - y0, 0)
+    return float(inter / (a[2] * a[3] + b[2] * b[3] - inter))
+
+
 class FrameAnalyzer:
     """Detect, track, classify and smooth the faces of a stream of BGR frames."""
 
@@ -76,6 +99,7 @@ class FrameAnalyzer:
         detect_width: int | None = 640,
         margin: float = 0.1,
         classify_every_s: float = 0.0,
+        detect_every_s: float = 0.0,
     ) -> None:
         if not isinstance(classifier, EmotionClassifier):
             classifier = EmotionClassifier.load(classifier)
@@ -85,6 +109,8 @@ class FrameAnalyzer:
         self.detect_width = detect_width
         self.margin = margin
         self.classify_every_s = classify_every_s
+        self.detect_every_s = detect_every_s
+        self._last_full_detect: float | None = None
         self.stage_seconds: Counter[str] = Counter()  # time spent per stage, for benchmarks
         self.frames_analyzed = 0
         self.smoother = ProbabilitySmoother(smoothing_s)
@@ -110,6 +136,7 @@ class FrameAnalyzer:
         with self._lock:
             self.tracker.reset()
             self.smoother.reset()
+            self._last_full_detect = None
 
     def detect(self, frame: np.ndarray) -> np.ndarray:
         """Face boxes in full-frame coordinates, detecting on a copy at most ``detect_width``."""
@@ -130,7 +157,7 @@ class FrameAnalyzer:
         now = time.monotonic() if timestamp_s is None else float(timestamp_s)
         with self._lock:
             clock = time.perf_counter()
-            boxes = self.detect(frame)
+            boxes = self._find_faces(frame, now)
             clock = self._lap("detect", clock)
             track_ids = self.tracker.update(boxes)
             clock = self._lap("track", clock)
@@ -152,6 +179,38 @@ class FrameAnalyzer:
             self._face(box, p, int(t), ok)
             for box, p, t, ok in zip(boxes, probs, track_ids, large, strict=True)
         ]
+
+    def _find_faces(self, frame: np.ndarray, now: float) -> np.ndarray:
+        """A full-frame search when due (or nothing is tracked), else re-find tracked faces."""
+        last = self._last_full_detect
+        predicted = self.tracker.predicted_boxes()
+        due = last is None or now < last or now - last >= self.detect_every_s
+        if due or not len(predicted):
+            self._last_full_detect = now
+            return self.detect(frame)
+        return self.detect_near(frame, predicted)
+
+    def detect_near(self, frame: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+        """Faces found in a small crop around each predicted box, in frame coordinates."""
+        height, width = frame.shape[:2]
+        found = []
+        for x, y, w, h in np.asarray(predicted, float).reshape(-1, 4):
+            side = max(w, h, 1.0)
+            pad = ROI_CONTEXT * side
+            x0, y0 = max(int(x - pad), 0), max(int(y - pad), 0)
+            x1, y1 = min(int(x + w + pad), width), min(int(y + h + pad), height)
+            if x1 - x0 < side / 2 or y1 - y0 < side / 2:  # the face has left the frame
+                continue
+            crop = frame[y0:y1, x0:x1]
+            scale = min(1.0, ROI_FACE_PX / side)
+            if scale < 1.0:
+                crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            boxes = np.asarray(self.detector.detect(crop), float).reshape(-1, 4) / scale
+            boxes[:, :2] += (x0, y0)
+            found.append(boxes)
+        if not found:
+            return np.empty((0, 4), int)
+        return _drop_duplicates(np.round(np.concatenate(found)).astype(int))
 
     def _is_fresh(self, track_id: int, now: float) -> bool:
         """Whether the track was classified within ``classify_every_s`` and can reuse it."""

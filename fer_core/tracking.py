@@ -55,6 +55,12 @@ class FaceTracker:
         """How many distinct faces (ids) this stream has had."""
         return self._next_id - 1
 
+    def predicted_boxes(self) -> np.ndarray:
+        """(N, 4) boxes where each live track expects its face in the next frame."""
+        if not self._tracks:
+            return np.empty((0, 4))
+        return np.stack([track.predicted_box() for track in self._tracks])
+
     def update(self, boxes: np.ndarray) -> np.ndarray:
         """(N, 4) ``x, y, w, h`` boxes of one frame -> (N,) int track ids, in box order."""
         boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)

@@ -1,7 +1,7 @@
 """Benchmark the face pipeline against a naive reference, side by side in one process.
 
 python scripts/benchmark.py [VIDEO] [--faces N] [--width W --height H] [--seconds S]
-           [--detector NAME] [--classify-every S] [--detect-width W]
+           [--detector NAME] [--classify-every S] [--detect-every S] [--detect-width W]
 With no VIDEO, footage is generated (moving astronaut faces). Run on an idle machine.
 """
 
@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="model name, folder or .keras file")
     parser.add_argument("--detector", default="haar", choices=sorted(DETECTORS))
     parser.add_argument("--classify-every", type=float, default=0.0)
+    parser.add_argument(
+        "--detect-every", type=float, default=0.0, help="full-frame detection interval (s)"
+    )
     parser.add_argument("--detect-width", type=int, default=640)
     parser.add_argument("--max-frames", type=int, default=600, help="frames decoded into RAM")
     parser.add_argument("--no-reference", action="store_true", help="skip the naive reference")
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         args.model,
         detector=args.detector,
         classify_every_s=args.classify_every,
+        detect_every_s=args.detect_every,
         detect_width=args.detect_width,
     )
     ours = pipeline_speed(analyzer, frames, fps)

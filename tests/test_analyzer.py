@@ -143,3 +143,39 @@ def test_safe_to_call_from_several_threads(analyzer, astronaut_bgr):
         thread.join()
     assert not errors and results == [1] * 9
     assert analyzer.faces_seen == 1
+
+
+def test_detect_every_refinds_tracked_faces_in_crops_and_new_faces_at_full_searches(
+    face_patch, monkeypatch
+):
+    exact = FrameAnalyzer(smoothing_s=0)
+    quick = FrameAnalyzer(exact.classifier, smoothing_s=0, detect_every_s=0.5)
+    full_searches = []
+    monkeypatch.setattr(
+        quick, "detect", lambda frame: full_searches.append(1) or exact.detect(frame)
+    )
+    for step in range(10):
+        positions = [(20 + 8 * step, 40), (420 - 6 * step, 250)]
+        if step >= 3:
+            positions.append((300, 20))  # a third person sits down at 0.3 s
+        frame = _scene(face_patch, positions, size=(480, 700))
+        reference = sorted(f.box for f in exact.analyze(frame, step / 10))
+        faces = quick.analyze(frame, step / 10)
+        ids = sorted(f.track_id for f in faces)
+        if step < 5:  # the third face waits for the full search at 0.5 s
+            assert ids == [1, 2]
+        else:
+            assert ids == [1, 2, 3]
+        # Re-found faces sit where a full search puts them, within a few pixels.
+        for box in (f.box for f in faces):
+            nearest = min(reference, key=lambda r: np.abs(np.subtract(r, box)).sum())
+            assert np.abs(np.subtract(nearest, box)).max() <= 0.15 * box[2]
+    assert len(full_searches) == 2  # at 0.0 s and 0.5 s
+
+
+def test_detect_every_falls_back_to_full_search_when_nothing_is_tracked(face_patch):
+    analyzer = FrameAnalyzer(smoothing_s=0, detect_every_s=10.0)
+    empty = np.full((480, 700, 3), 90, np.uint8)
+    assert analyzer.analyze(empty, 0.0) == []
+    faces = analyzer.analyze(_scene(face_patch, [(100, 100)], size=(480, 700)), 0.1)
+    assert [f.track_id for f in faces] == [1]
