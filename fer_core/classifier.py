@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 # Re-exported: callers have imported the model locations from here.
+from fer_core.calibration import apply_temperature
 from fer_core.catalog import DEFAULT_MODEL, MODELS_DIR, resolve_model_path
 from fer_core.errors import InvalidInputError, ModelNotFoundError
 from fer_core.labels import CLASSES
@@ -64,6 +65,11 @@ class EmotionClassifier:
         return cls(model, classes, standardize=standardize, metadata=metadata)
 
     @property
+    def temperature(self) -> float:
+        """The fitted calibration temperature (``scripts/calibrate.py``); 1.0 when none."""
+        return float(self.metadata.get("calibration", {}).get("temperature", 1.0))
+
+    @property
     def name(self) -> str:
         return self.model.name
 
@@ -72,12 +78,15 @@ class EmotionClassifier:
         faces: np.ndarray | Sequence[np.ndarray],
         color: ColorOrder = "bgr",
         tta: TTA | None = None,
+        calibrated: bool = True,
     ) -> np.ndarray:
         """Face crops -> (N, 7) float32 probabilities whose rows sum to 1.
 
         ``faces``: (N, H, W) or (N, H, W, 1|3|4) uint8 or float crops of any size, or a list
         of crops of different sizes; colour crops are read as BGR unless ``color="rgb"``.
         ``tta`` averages over views: ``"flip"`` (2 views) or ``"tencrop"`` (5 crops x flip).
+        Probabilities are temperature-scaled when the model has a fitted temperature, unless
+        ``calibrated=False``; the most likely class is the same either way.
         """
         batch = preprocess(faces, color=color, standardize=self.standardize)
         if len(batch) == 0:
@@ -85,6 +94,8 @@ class EmotionClassifier:
         views = _tta_views(batch, tta)
         probs = np.mean([self._forward(view) for view in views], axis=0)
         probs /= probs.sum(axis=1, keepdims=True)
+        if calibrated and self.temperature != 1.0:
+            return apply_temperature(probs, self.temperature)
         return probs.astype(np.float32)
 
     def predict(self, faces: np.ndarray | Sequence[np.ndarray], **kwargs) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -15,10 +16,17 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
+from fer_core.calibration import (
+    TemperatureScaler,
+    expected_calibration_error,
+    negative_log_likelihood,
+)
 from fer_core.classifier import TTA, EmotionClassifier, resolve_model_path
 from fer_core.data import load_dataset, to_arrays
 from fer_core.errors import DatasetError
+from fer_core.labels import CLASSES
 from fer_core.reports import write_report
+from fer_core.training import split_train_val
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict:
@@ -62,6 +70,8 @@ def evaluate(
     seconds = time.perf_counter() - start
     metrics = classification_metrics(labels, probs.argmax(axis=1), classifier.classes)
     metrics["classes"] = list(classifier.classes)
+    metrics["ece"] = expected_calibration_error(probs, labels)
+    metrics["temperature"] = classifier.temperature
     metrics["faces_per_second"] = float(len(images) / seconds)
     metrics["tta"] = {}
     for mode in tta:
@@ -102,3 +112,42 @@ def evaluate_saved_model(
     metrics["data"] = {"root": Path(data).name, "split": split, "layout": dataset.layout}
     paths = write_report(metrics, Path(out) if out else model_file.parent, offline_html)
     return metrics, paths
+
+
+def calibrate_saved_model(
+    model: str | os.PathLike[str] | None,
+    data: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> dict:
+    """Fit a model's temperature on the validation split it was trained with; save it.
+
+    The split is rebuilt from the model's ``config.json`` (fraction and seed), so the images
+    were never trained on, and the test split stays untouched. The temperature and the
+    before/after figures go into ``config.json`` under ``"calibration"``, where
+    ``EmotionClassifier.load`` finds them.
+    """
+    model_file = resolve_model_path(model)
+    classifier = EmotionClassifier.load(model_file)
+    trained = classifier.metadata.get("config", {})
+    fraction, seed = trained.get("val_fraction", 0.1), trained.get("seed", 1337)
+    dataset = load_dataset(data, cache_dir=cache_dir)
+    images, codes = to_arrays(dataset.train)
+    _, x_val, _, y_val = split_train_val(images, codes, fraction, seed)
+    labels = np.array([classifier.classes.index(CLASSES[code]) for code in y_val])
+    probs = classifier.predict_proba(x_val, calibrated=False)
+    scaler = TemperatureScaler().fit(probs, labels)
+    calibrated = scaler.transform(probs)
+    calibration = {
+        "temperature": scaler.temperature_,
+        "fitted_on": f"{fraction:.0%} validation split of train/ (seed {seed})",
+        "n_images": len(labels),
+        "ece_before": expected_calibration_error(probs, labels),
+        "ece_after": expected_calibration_error(calibrated, labels),
+        "nll_before": negative_log_likelihood(probs, labels),
+        "nll_after": negative_log_likelihood(calibrated, labels),
+    }
+    config_file = model_file.parent / "config.json"
+    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    config["calibration"] = calibration
+    config_file.write_text(json.dumps(config, indent=2) + "\n")
+    return calibration

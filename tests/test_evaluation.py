@@ -86,3 +86,38 @@ def test_evaluate_script_reports_a_missing_split(folder_dataset, tmp_path, cache
     )
     assert done.returncode != 0
     assert "no split 'private_test'" in done.stderr
+
+
+def test_calibration_is_fitted_on_the_validation_split_and_used_by_the_classifier(
+    folder_dataset, tmp_path, cache_dir
+):
+    model_dir = tmp_path / "model"
+    shutil.copytree(MODELS_DIR / DEFAULT_MODEL, model_dir)
+    data = folder_dataset(per_class=10, test_per_class=1)
+    result = subprocess.run(
+        [
+            *(sys.executable, str(REPO / "scripts" / "calibrate.py")),
+            *("--model", str(model_dir), "--data", str(data), "--cache-dir", str(cache_dir)),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "temperature" in result.stdout and "ECE" in result.stdout
+    saved = json.loads((model_dir / "config.json").read_text())["calibration"]
+    assert saved["n_images"] == 7  # 10% of 70, stratified: one image per class
+    assert saved["nll_after"] <= saved["nll_before"] + 1e-9
+    assert saved["temperature"] > 0
+
+    classifier = EmotionClassifier.load(model_dir)
+    assert classifier.temperature == pytest.approx(saved["temperature"])
+    faces = to_arrays(load_dataset(data, cache_dir=cache_dir).test)[0]
+    raw = classifier.predict_proba(faces, calibrated=False)
+    calibrated = classifier.predict_proba(faces)
+    np.testing.assert_array_equal(raw.argmax(1), calibrated.argmax(1))
+    np.testing.assert_allclose(calibrated.sum(1), 1.0, atol=1e-5)
+    if abs(saved["temperature"] - 1) > 0.05:
+        assert not np.allclose(raw, calibrated, atol=1e-4)
+    metrics, _ = evaluate_saved_model(model_dir, data, out=tmp_path / "r", cache_dir=cache_dir)
+    assert metrics["temperature"] == pytest.approx(saved["temperature"])
+    assert 0 <= metrics["ece"] <= 1
