@@ -83,6 +83,7 @@ class AnalysisSettings:
     detector: str
     smoothing_s: float
     min_face: int
+    detect_every_s: float
 
     def analyzer(self):
         from fer_core.analyzer import FrameAnalyzer
@@ -92,6 +93,7 @@ class AnalysisSettings:
             detector=self.detector,
             smoothing_s=self.smoothing_s,
             min_face=self.min_face,
+            detect_every_s=self.detect_every_s,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -99,7 +101,7 @@ class AnalysisSettings:
 
 
 def analysis_settings(key: str, disabled: bool = False) -> AnalysisSettings:
-    """Model, detector, smoothing and minimum face size, as sidebar widgets."""
+    """Model, detector, smoothing, minimum face size and search interval, as sidebar widgets."""
     sidebar = st.sidebar
     names = model_names()
     model = sidebar.selectbox("Model", names, key=f"{key}_model", disabled=disabled)
@@ -130,4 +132,17 @@ def analysis_settings(key: str, disabled: bool = False) -> AnalysisSettings:
         disabled=disabled,
         help="Smaller faces are boxed but not classified: too few pixels to read.",
     )
-    return AnalysisSettings(model or "", detector, float(smoothing), int(min_face))
+    detect_every = sidebar.slider(
+        "Full-frame face search every (s)",
+        0.0,
+        2.0,
+        0.5,
+        0.1,
+        key=f"{key}_detect_every",
+        disabled=disabled,
+        help="In between, known faces are re-found near where they were, which is several "
+        "times faster; a newcomer is picked up at the next full search. 0 searches every frame.",
+    )
+    return AnalysisSettings(
+        model or "", detector, float(smoothing), int(min_face), float(detect_every)
+    )
