@@ -35,7 +35,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
+
+from fer_core.sessions import SessionStore
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
@@ -180,6 +183,7 @@ def drive(url: str, video: Path, out: Path) -> dict:
             stop.click(timeout=10_000)
             start.wait_for(timeout=30_000)
             step("stopped (START shown again)")
+            page.wait_for_timeout(3000)  # the rerun that closes the saved session
         except Exception as exc:  # reported to the test, with a screenshot
             seen["error"] = f"{type(exc).__name__}: {exc}"
             with contextlib.suppress(Exception):  # the page itself may be gone
@@ -343,6 +347,11 @@ def test_live_page_counts_frames_and_faces_from_a_browser_camera(netns, tmp_path
     assert (_metric(seen, "Faces seen") or 0) >= 1, report
     assert _chart_points(seen, "Emotions over time") > 0, report
     assert _chart_points(seen, "Valence") > 0, report
+    # The run was saved as a live session while streaming, and closed by STOP.
+    saved = SessionStore(tmp_path / "sessions.db").list()
+    assert saved["kind"].tolist() == ["live"], f"sessions {saved.to_dict('records')}; {report}"
+    assert saved.loc[0, "seconds"] > 0 and saved.loc[0, "faces_seen"] >= 1, report
+    assert pd.notna(saved.loc[0, "ended_at"]), report
 
 
 if __name__ == "__main__":
