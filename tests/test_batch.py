@@ -18,11 +18,11 @@ from fer_core.batch import (
     BatchError,
     Reporter,
     Settings,
-    _analyzer,
     discover,
     output_names,
     run_batch,
 )
+from fer_core.batch_engines import cached_analyzer
 from fer_core.synthetic import scene, write_demo_video
 from fer_core.video import analyze_video
 
@@ -263,7 +263,7 @@ def test_windows_of_a_video_with_many_keyframes_are_exactly_its_frames(tmp_path)
             image = scene(index / 10, 1, 320, 240, 100)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
         container.mux(stream.encode())
-    analyzer = _analyzer(None, "haar")
+    analyzer = cached_analyzer(None, "haar")
     columns = ["time_s", "frame", "x", "y", "w", "h"]
     for sample_fps in (None, 3.0):
         whole = analyze_video(path, sample_fps=sample_fps, analyzer=analyzer).faces[columns]

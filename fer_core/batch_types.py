@@ -1,0 +1,102 @@
+"""What the batch modules share: the settings, the error, an input and a video's output layout.
+
+It imports none of the other batch modules, so the engines, the outputs and the run can all
+import it without cycles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer_core.errors import FerCoreError
+
+#: Track ids of chunk k are ``k * CHUNK_ID_STRIDE + id``: tracking restarts in every chunk.
+CHUNK_ID_STRIDE = 1_000_000
+BUCKET_S = 1.0  # the timeline is per second
+
+
+class BatchError(FerCoreError):
+    """A batch that cannot start: bad settings, an unusable output folder, Ray missing."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides a video's results; a video done with other settings is redone.
+
+    ``sample_fps=None`` analyzes every frame. ``chunk_s`` cuts long videos into chunks that
+    run as separate tasks; tracking restarts in each chunk (ids are offset by
+    ``CHUNK_ID_STRIDE`` per chunk), everything else is as in one pass.
+    """
+
+    sample_fps: float | None = 3.0
+    detector: str = "haar"
+    model: str | None = None
+    annotate: bool = False
+    blur: bool = False
+    chunk_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.sample_fps is not None and not self.sample_fps > 0:
+            raise BatchError(f"sample_fps must be positive (or None), got {self.sample_fps}")
+        if self.chunk_s is not None and not self.chunk_s > 0:
+            raise BatchError(f"chunk_s must be positive (or None), got {self.chunk_s}")
+        if self.blur and not self.annotate:
+            raise BatchError("blur applies to the annotated copy: set annotate too")
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class Input:
+    """One thing to analyze: a video file, or an argument that cannot be used, and why."""
+
+    arg: str
+    path: Path | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class VideoOutputs:
+    """Where one video's results go."""
+
+    folder: Path
+
+    @property
+    def faces(self) -> Path:
+        return self.folder / "faces.csv"
+
+    @property
+    def timeline(self) -> Path:
+        return self.folder / "timeline.csv"
+
+    @property
+    def summary(self) -> Path:
+        return self.folder / "summary.json"
+
+    @property
+    def annotated(self) -> Path:
+        return self.folder / "annotated.mp4"
+
+    def chunk_part(self, chunk: int) -> Path:
+        return self.folder / f".annotated.part{chunk:05d}.mp4"
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: numpy scalars unwrapped, NaN as null, paths as strings."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
