@@ -17,8 +17,11 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
+import charts
+from fer_core import analytics
 from fer_core.catalog import model_names
 from fer_core.detection import DETECTORS
 from fer_core.sessions import SessionStore
@@ -146,3 +149,13 @@ def analysis_settings(key: str, disabled: bool = False) -> AnalysisSettings:
     return AnalysisSettings(
         model or "", detector, float(smoothing), int(min_face), float(detect_every)
     )
+
+
+def timeline_charts(timeline: pd.DataFrame, key: str, empty: str) -> None:
+    """The emotion mix per second and valence with a 10 s rolling mean; ``empty`` if no faces."""
+    if not timeline["valence"].notna().any():
+        st.info(empty)
+        return
+    st.plotly_chart(charts.emotions_over_time(timeline), key=f"{key}_area")
+    rolled = analytics.rolling(timeline.dropna(subset=["valence"]), window_s=10)
+    st.plotly_chart(charts.valence_line(timeline, rolled), key=f"{key}_valence")

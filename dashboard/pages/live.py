@@ -9,7 +9,6 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 import charts
 import common
-from fer_core import analytics
 from fer_core.live import LiveMonitor
 
 SAVE_EVERY_S = 5
@@ -78,13 +77,9 @@ def live_figures() -> None:
     in_view.metric("Faces in view", snapshot.faces_in_view)
     seen.metric("Faces seen", snapshot.faces_seen)
     st.plotly_chart(charts.distribution_bar(snapshot.current, "Right now"), key="live_now")
-    timeline = snapshot.timeline
-    if timeline["valence"].notna().any():
-        st.plotly_chart(charts.emotions_over_time(timeline), key="live_area")
-        rolled = analytics.rolling(timeline.dropna(subset=["valence"]), window_s=10)
-        st.plotly_chart(charts.valence_line(timeline, rolled), key="live_valence")
-    else:
-        st.info("Charts appear once a face has been seen. Press START to begin.")
+    common.timeline_charts(
+        snapshot.timeline, "live", "Charts appear once a face has been seen. Press START to begin."
+    )
     session_id = state.get("live_session_id")
     last_save = state.get("live_last_save", 0.0)
     if session_id is not None and snapshot.elapsed_s - last_save >= SAVE_EVERY_S:

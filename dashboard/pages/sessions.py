@@ -8,7 +8,6 @@ import streamlit as st
 
 import charts
 import common
-from fer_core import analytics
 from fer_core.sessions import SessionNotFoundError
 
 COMPARABLE = ["valence", "happy", "neutral", "sad", "surprise", "angry", "fear", "disgust"]
@@ -50,12 +49,7 @@ with opened:
     seen.metric("Faces seen", summary.get("faces_seen", "-"))
     mood.metric("Overall mood", summary.get("dominant") or "-")
     timeline = session.timeline
-    if timeline["valence"].notna().any():
-        st.plotly_chart(charts.emotions_over_time(timeline), key="session_area")
-        rolled = analytics.rolling(timeline.dropna(subset=["valence"]), window_s=10)
-        st.plotly_chart(charts.valence_line(timeline, rolled), key="session_valence")
-    else:
-        st.info("This session has no faces recorded.")
+    common.timeline_charts(timeline, "session", "This session has no faces recorded.")
     with st.expander("Settings and summary"):
         st.json({"settings": session.settings, "summary": session.summary})
 
