@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -75,16 +76,18 @@ def _drop_duplicates(boxes: np.ndarray, max_iou: float = 0.3) -> np.ndarray:
     order = np.argsort(-(boxes[:, 2] * boxes[:, 3]), kind="stable")
     kept: list[np.ndarray] = []
     for box in boxes[order]:
-        if all(_iou(box, other) <= max_iou for other in kept):
+        if all(box_iou(box, other) <= max_iou for other in kept):
             kept.append(box)
     return np.array(kept, dtype=int).reshape(-1, 4)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two ``x, y, w, h`` boxes."""
     x0, y0 = max(a[0], b[0]), max(a[1], b[1])
     x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
     inter = max(x1 - x0, 0) * max(y1 - y0, 0)
-    return float(inter / (a[2] * a[3] + b[2] * b[3] - inter))
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return float(inter / union) if union > 0 else 0.0
 
 
 class FrameAnalyzer:

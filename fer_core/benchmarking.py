@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from fer_core.analyzer import FrameAnalyzer
+from fer_core.analyzer import Face, FrameAnalyzer, box_iou
 from fer_core.classifier import EmotionClassifier
 from fer_core.detection import HaarFaceDetector, crop_faces
 from fer_core.preprocessing import preprocess
@@ -26,6 +26,7 @@ class PipelineSpeed:
     seconds: float
     faces: int
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    results: list[list[Face]] = field(default_factory=list, repr=False)
 
     @property
     def fps(self) -> float:
@@ -50,12 +51,44 @@ def pipeline_speed(analyzer: FrameAnalyzer, frames: list[np.ndarray], fps: float
     analyzer.analyze(frames[0], 0.0)
     analyzer.reset()
     analyzer.stage_seconds.clear()
-    faces = 0
+    results = []
     start = time.perf_counter()
     for index, frame in enumerate(frames):
-        faces += len(analyzer.analyze(frame, index / fps))
+        results.append(analyzer.analyze(frame, index / fps))
     seconds = time.perf_counter() - start
-    return PipelineSpeed(len(frames), seconds, faces, dict(analyzer.stage_seconds))
+    faces = sum(map(len, results))
+    return PipelineSpeed(len(frames), seconds, faces, dict(analyzer.stage_seconds), results)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How a faster setting's output compares with exact per-frame work on the same frames."""
+
+    found: float  # share of the exact run's faces that the fast run also reports
+    mean_iou: float  # box overlap of those matched faces
+    same_label: float  # share of matched, classified faces with the same emotion label
+
+
+def agreement(exact: list[list[Face]], fast: list[list[Face]], min_iou: float = 0.3) -> Agreement:
+    """Match faces frame by frame (best box overlap) and compare boxes and labels."""
+    total = matched = same = labelled = 0
+    overlaps = []
+    for reference, candidate in zip(exact, fast, strict=True):
+        for face in reference:
+            total += 1
+            best = max(candidate, key=lambda other: box_iou(face.box, other.box), default=None)
+            if best is None or box_iou(face.box, best.box) < min_iou:
+                continue
+            matched += 1
+            overlaps.append(box_iou(face.box, best.box))
+            if face.classified and best.classified:
+                labelled += 1
+                same += face.label == best.label
+    return Agreement(
+        found=matched / total if total else float("nan"),
+        mean_iou=float(np.mean(overlaps)) if overlaps else float("nan"),
+        same_label=same / labelled if labelled else float("nan"),
+    )
 
 
 def reference_speed(classifier: EmotionClassifier, frames: list[np.ndarray]) -> PipelineSpeed:
