@@ -57,6 +57,7 @@ def save_progress(session_id: int) -> None:
 playing = context.state.playing
 if playing and "live_session_id" not in state:
     monitor.reset()
+    state["live_last_save"] = 0.0
     started = datetime.now().astimezone()
     state["live_session_id"] = common.store().create(
         f"Live {started:%Y-%m-%d %H:%M}", "live", settings.as_dict() | {"blur": blur}
