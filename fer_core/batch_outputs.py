@@ -22,7 +22,8 @@ import pandas as pd
 
 from fer_core import analytics
 from fer_core.batch_engines import Done, Outcome, Task
-from fer_core.batch_types import BUCKET_S, Input, Settings, VideoOutputs, jsonable
+from fer_core.batch_types import BUCKET_S, Input, Settings, VideoOutputs
+from fer_core.serialization import jsonable
 
 INDEX_COLUMNS = (
     "input",

@@ -6,14 +6,12 @@ import it without cycles.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from fer_core.errors import FerCoreError
+from fer_core.serialization import jsonable
 
 #: Track ids of chunk k are ``k * CHUNK_ID_STRIDE + id``: tracking restarts in every chunk.
 CHUNK_ID_STRIDE = 1_000_000
@@ -85,18 +83,3 @@ class VideoOutputs:
 
     def chunk_part(self, chunk: int) -> Path:
         return self.folder / f".annotated.part{chunk:05d}.mp4"
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON values: numpy scalars unwrapped, NaN as null, paths as strings."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value

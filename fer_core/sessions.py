@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from fer_core.analytics import FACE_COLUMNS, TIMELINE_COLUMNS
 from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
+from fer_core.serialization import jsonable
 
 DEFAULT_DB = Path.home() / ".local" / "share" / "fer_core" / "sessions.db"
 KINDS = ("live", "video")
@@ -126,21 +127,6 @@ def _from_db(moment: datetime | None) -> datetime | None:
     return None if moment is None else _utc(moment)
 
 
-def _jsonable(value: Any) -> Any:
-    """Settings and summaries may hold numpy scalars or paths; store plain JSON."""
-    return json.loads(json.dumps(value, default=_json_default))
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (Path, datetime)):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def database_url(location: str | os.PathLike[str] | None = None) -> str:
     """A SQLAlchemy URL from a URL, a file path, ``$FER_CORE_DB`` or the default file."""
     location = location or os.environ.get("FER_CORE_DB") or DEFAULT_DB
@@ -180,7 +166,7 @@ class SessionStore:
             "name": name.strip(),
             "kind": kind,
             "started_at": _utc(started_at),
-            "settings": _jsonable(settings or {}),
+            "settings": jsonable(settings or {}),
         }
         with self.engine.begin() as connection:
             result = connection.execute(sa.insert(_sessions).values(**row))
@@ -221,7 +207,7 @@ class SessionStore:
     ) -> None:
         """Close a session with its summary."""
         self._require(session_id)
-        values = {"ended_at": _utc(ended_at), "summary": _jsonable(summary)}
+        values = {"ended_at": _utc(ended_at), "summary": jsonable(summary)}
         with self.engine.begin() as connection:
             connection.execute(
                 sa.update(_sessions).where(_sessions.c.id == session_id).values(**values)
