@@ -10,6 +10,7 @@ session store keeps the full record).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -97,11 +98,12 @@ class LiveMonitor:
 
     def snapshot(self) -> LiveSnapshot:
         """Figures and the per-second timeline of the retained history."""
-        with self._lock:
-            faces = self._table(self._rows)
+        with self._lock:  # copy only: the callback thread waits while the lock is held
+            rows = list(self._rows)
             frame_times = np.fromiter(self._frame_times, float)
             last = list(self._last_faces)
             frames = self._frames
+        faces = self._table(rows)
         elapsed = float(frame_times[-1]) if len(frame_times) else 0.0
         recent = frame_times[frame_times > elapsed - 2.0]
         fps = (len(recent) - 1) / np.ptp(recent) if len(recent) > 1 and np.ptp(recent) else 0.0
@@ -123,24 +125,29 @@ class LiveMonitor:
     def unsaved(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Per-face rows and timeline buckets added or changed since the last call."""
         with self._lock:
-            faces = self._table(self._unsaved_rows)
-            since = self._unsaved_from
+            new_rows, since = self._unsaved_rows, self._unsaved_from
             self._unsaved_rows, self._unsaved_from = [], None
-            if since is None:
-                return faces, analytics.timeline(faces, [], self.bucket_s)
-            first_bucket = np.floor(since / self.bucket_s + 1e-9) * self.bucket_s
-            frame_times = np.fromiter(self._frame_times, float)
-            window = self._table(self._rows)
+            if since is not None:
+                first_bucket = np.floor(since / self.bucket_s + 1e-9) * self.bucket_s
+                # Rows are in time order: only the touched buckets' tail is copied.
+                window = list(
+                    itertools.takewhile(
+                        lambda row: row["time_s"] >= first_bucket, reversed(self._rows)
+                    )
+                )[::-1]
+                frame_times = np.fromiter(self._frame_times, float)
+        faces = self._table(new_rows)
+        if since is None:
+            return faces, analytics.timeline(faces, [], self.bucket_s)
         frame_times = frame_times[frame_times >= first_bucket]
-        window = window[window["time_s"] >= first_bucket]
-        return faces, analytics.timeline(window, frame_times, self.bucket_s)
+        return faces, analytics.timeline(self._table(window), frame_times, self.bucket_s)
 
     def summary(self) -> dict:
         """The session summary over the retained history (the store has the whole run)."""
         with self._lock:
-            faces = self._table(self._rows)
+            rows = list(self._rows)
             frame_times = np.fromiter(self._frame_times, float)
-        summary = analytics.summarize(faces, frame_times, self.bucket_s)
+        summary = analytics.summarize(self._table(rows), frame_times, self.bucket_s)
         summary["faces_seen"] = self.analyzer.faces_seen  # counts the whole run
         return summary
 
