@@ -52,10 +52,6 @@ class ModelInfo:
     metrics: dict[str, Any] | None
     card: str | None
 
-    @property
-    def accuracy(self) -> float | None:
-        return None if self.metrics is None else self.metrics.get("accuracy")
-
 
 def model_info(name: str | os.PathLike[str] | None = None) -> ModelInfo:
     """Read ``metrics.json`` and ``MODEL_CARD.md`` of a shipped model (or a model folder)."""
