@@ -15,10 +15,20 @@ from fer_core.calibration import apply_temperature
 from fer_core.catalog import DEFAULT_MODEL, MODELS_DIR, resolve_model_path
 from fer_core.errors import InvalidInputError, ModelNotFoundError
 from fer_core.labels import CLASSES
+from fer_core.precision import Precision, resolve_precision, with_precision
 from fer_core.preprocessing import ColorOrder, preprocess
 
 TTA = Literal["flip", "tencrop"]
-__all__ = ["DEFAULT_MODEL", "MODELS_DIR", "TTA", "EmotionClassifier", "resolve_model_path"]
+#: ``predict_proba``'s default: the test-time augmentation the model ships with, if any.
+MODEL_DEFAULT = "model"
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODELS_DIR",
+    "MODEL_DEFAULT",
+    "TTA",
+    "EmotionClassifier",
+    "resolve_model_path",
+]
 _TENCROP_SHIFT = 4  # pixels: the corner crops of the classic 40-from-48 ten-crop
 
 
@@ -47,13 +57,20 @@ class EmotionClassifier:
         self.metadata = metadata or {}
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None) -> EmotionClassifier:
-        """Load the default shipped model, a shipped model by name, or any saved model."""
+    def load(
+        cls, path: str | os.PathLike[str] | None = None, precision: Precision = "auto"
+    ) -> EmotionClassifier:
+        """Load the default shipped model, a shipped model by name, or any saved model.
+
+        ``precision="auto"`` computes in bfloat16 on CPUs with native bfloat16 instructions
+        (see ``fer_core.precision``), else in float32.
+        """
         model_file = resolve_model_path(path)
         try:
             model = keras.models.load_model(model_file, compile=False)
         except (OSError, ValueError) as error:
             raise ModelNotFoundError(f"cannot load model {model_file}: {error}") from error
+        model = with_precision(model, resolve_precision(precision))
         folder = model_file.parent
         classes = CLASSES
         if (folder / "classes.json").is_file():
@@ -70,6 +87,18 @@ class EmotionClassifier:
         return float(self.metadata.get("calibration", {}).get("temperature", 1.0))
 
     @property
+    def default_tta(self) -> TTA | None:
+        """The test-time augmentation this model is meant to be used with (``config.json``'s
+        ``"inference"``), which ``predict_proba`` applies unless told otherwise."""
+        return self.metadata.get("inference", {}).get("tta")
+
+    @property
+    def precision(self) -> str:
+        """The dtype the network computes in: ``"float32"`` or ``"bfloat16"``."""
+        bfloat16 = any(layer.compute_dtype == "bfloat16" for layer in self.model.layers)
+        return "bfloat16" if bfloat16 else "float32"
+
+    @property
     def name(self) -> str:
         return self.model.name
 
@@ -77,21 +106,22 @@ class EmotionClassifier:
         self,
         faces: np.ndarray | Sequence[np.ndarray],
         color: ColorOrder = "bgr",
-        tta: TTA | None = None,
+        tta: TTA | Literal["model"] | None = MODEL_DEFAULT,
         calibrated: bool = True,
     ) -> np.ndarray:
         """Face crops -> (N, 7) float32 probabilities whose rows sum to 1.
 
         ``faces``: (N, H, W) or (N, H, W, 1|3|4) uint8 or float crops of any size, or a list
         of crops of different sizes; colour crops are read as BGR unless ``color="rgb"``.
-        ``tta`` averages over views: ``"flip"`` (2 views) or ``"tencrop"`` (5 crops x flip).
+        ``tta`` averages over views: ``"flip"`` (2 views) or ``"tencrop"`` (5 crops x flip);
+        by default the model's own choice (``default_tta``), ``None`` for a single view.
         Probabilities are temperature-scaled when the model has a fitted temperature, unless
         ``calibrated=False``; the most likely class is the same either way.
         """
         batch = preprocess(faces, color=color, standardize=self.standardize)
         if len(batch) == 0:
             return np.empty((0, len(self.classes)), np.float32)
-        views = _tta_views(batch, tta)
+        views = _tta_views(batch, self.default_tta if tta == MODEL_DEFAULT else tta)
         probs = np.mean([self._forward(view) for view in views], axis=0)
         probs /= probs.sum(axis=1, keepdims=True)
         if calibrated and self.temperature != 1.0:

@@ -58,10 +58,13 @@ def evaluate(
     labels: np.ndarray,
     tta: Sequence[TTA] = (),
 ) -> dict:
-    """Plain metrics of ``classifier`` on ``images``, plus each requested TTA beside them.
+    """Metrics of ``classifier`` on ``images`` as ``predict_proba`` gives them by default,
+    plus each requested TTA beside them.
 
-    ``labels`` are integer codes in ``classifier.classes`` order. The plain figure is what
-    ``predict_proba`` gives by default; TTA figures are reported under ``"tta"``, never instead.
+    ``labels`` are integer codes in ``classifier.classes`` order. The headline figures (and
+    ``faces_per_second``) are the model's default prediction path, its own test-time
+    augmentation included; other views are reported under ``"tta"``, the single-view
+    figure (``"none"``) always among them when the default path augments.
     """
     if len(images) == 0:
         raise ValueError("cannot evaluate on an empty set of images")
@@ -73,11 +76,15 @@ def evaluate(
     metrics["ece"] = expected_calibration_error(probs, labels)
     metrics["temperature"] = classifier.temperature
     metrics["faces_per_second"] = float(len(images) / seconds)
+    metrics["default_tta"] = classifier.default_tta
     metrics["tta"] = {}
-    for mode in tta:
+    modes = [mode for mode in tta if mode != classifier.default_tta]
+    if classifier.default_tta is not None:
+        modes.insert(0, None)
+    for mode in modes:
         tta_probs = classifier.predict_proba(images, tta=mode)
         scored = classification_metrics(labels, tta_probs.argmax(axis=1), classifier.classes)
-        metrics["tta"][mode] = {k: scored[k] for k in ("accuracy", "macro_f1")}
+        metrics["tta"][mode or "none"] = {k: scored[k] for k in ("accuracy", "macro_f1")}
     return metrics
 
 

@@ -80,7 +80,12 @@ def report_figure(metrics: dict) -> go.Figure:
     fig.update_yaxes(autorange="reversed", row=1, col=1)
     fig.update_yaxes(range=[0, 1], row=1, col=2)
     title = f"accuracy {metrics['accuracy']:.1%}, macro F1 {metrics['macro_f1']:.3f}"
-    tta = ", ".join(f"{k} TTA {v['accuracy']:.1%}" for k, v in metrics.get("tta", {}).items())
+    if metrics.get("default_tta"):
+        title += f" with {metrics['default_tta']} TTA"
+    tta = ", ".join(
+        f"{'single view' if k == 'none' else k + ' TTA'} {v['accuracy']:.1%}"
+        for k, v in metrics.get("tta", {}).items()
+    )
     fig.update_layout(
         title=f"{title}{' (' + tta + ')' if tta else ''} on {metrics['n_images']} images",
         barmode="group",

@@ -43,15 +43,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     except FerCoreError as error:
         parser.exit(2, f"error: {error}\n")
+    default = f" (the model's {metrics['default_tta']} TTA)" if metrics["default_tta"] else ""
     print(
         f"accuracy {metrics['accuracy']:.4f}  macro F1 {metrics['macro_f1']:.4f}  "
-        f"on {metrics['n_images']} images"
+        f"on {metrics['n_images']} images{default}, {metrics['faces_per_second']:.0f} faces/s"
     )
     for mode, scores in metrics["tta"].items():
-        print(
-            f"  with {mode} TTA: accuracy {scores['accuracy']:.4f}  "
-            f"macro F1 {scores['macro_f1']:.4f}"
-        )
+        view = "single view" if mode == "none" else f"with {mode} TTA"
+        print(f"  {view}: accuracy {scores['accuracy']:.4f}  macro F1 {scores['macro_f1']:.4f}")
     for path in paths.values():
         print(f"wrote {path}")
     return 0

@@ -27,8 +27,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--init-from", help="start from these weights (.keras or .weights.h5)")
     parser.add_argument("--learning-rate", type=float, help="peak learning rate (default: recipe)")
+    parser.add_argument(
+        "--weight-decay", type=float, help="AdamW decoupled weight decay (default: recipe)"
+    )
     parser.add_argument("--warmup-epochs", type=int, help="warm-up epochs (default: recipe)")
     parser.add_argument("--class-weight", action="store_true", help="balance class weights")
+    parser.add_argument(
+        "--teacher", help="distil from this model (name, folder or .keras) as well as the labels"
+    )
+    parser.add_argument(
+        "--teacher-weight",
+        type=float,
+        default=0.5,
+        help="share of the teacher's probabilities in each target (default: 0.5)",
+    )
     parser.add_argument("--cache-dir", help="where decoded datasets are cached")
     args = parser.parse_args(argv)
 
@@ -46,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
                 patience=args.patience,
                 init_from=args.init_from,
                 learning_rate=args.learning_rate,
+                weight_decay=args.weight_decay,
                 warmup_epochs=args.warmup_epochs,
                 class_weight=args.class_weight,
+                teacher=args.teacher,
+                teacher_weight=args.teacher_weight,
                 resume=args.resume,
                 cache_dir=args.cache_dir,
             )

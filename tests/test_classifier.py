@@ -1,5 +1,8 @@
 """The public EmotionClassifier API, on the model shipped in models/."""
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 
@@ -82,3 +85,17 @@ def test_corrupt_model_file_is_a_clear_error(tmp_path):
     broken.write_bytes(b"not a keras archive")
     with pytest.raises(ModelNotFoundError, match="cannot load model"):
         EmotionClassifier.load(broken)
+
+
+def test_a_model_can_ship_with_its_own_test_time_augmentation(tmp_path, astronaut_face):
+    folder = tmp_path / "with-tta"
+    shutil.copytree(MODELS_DIR / DEFAULT_MODEL, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["inference"] = {"tta": "flip"}
+    (folder / "config.json").write_text(json.dumps(config))
+    clf = EmotionClassifier.load(folder)
+    faces = np.random.default_rng(5).integers(0, 256, (8, 48, 48), dtype=np.uint8)
+    assert clf.default_tta == "flip"
+    np.testing.assert_allclose(clf.predict_proba(faces), clf.predict_proba(faces, tta="flip"))
+    single = clf.predict_proba(faces, tta=None)
+    assert not np.allclose(single, clf.predict_proba(faces)), "None asks for one view"

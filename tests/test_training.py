@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from fer_core import training
-from fer_core.classifier import EmotionClassifier
+from fer_core.classifier import DEFAULT_MODEL, EmotionClassifier
 from fer_core.labels import CLASSES
 from fer_core.models import RECIPES, build_model
 from fer_core.preprocessing import preprocess
@@ -99,3 +99,40 @@ def test_learning_rate_overrides_are_recorded_in_the_recipe():
 def test_unknown_architecture_is_named():
     with pytest.raises(ValueError, match="unknown architecture 'nope'"):
         TrainConfig(data=".", out=".", arch="nope").resolved()
+
+
+def test_weight_decay_override_is_recorded_in_the_recipe():
+    config = TrainConfig(data=".", out=".", arch="vgg", weight_decay=0.05).resolved()
+    assert config.recipe["weight_decay"] == 0.05
+
+
+def test_soft_targets_mix_the_teachers_probabilities_with_the_labels():
+    faces = np.random.default_rng(1).integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    labels = np.array([0, 1, 2, 3, 4, 5])
+    onehot = keras.utils.to_categorical(labels, len(CLASSES))
+    teacher = EmotionClassifier.load()
+    expected = teacher.predict_proba(faces, tta=teacher.default_tta or "flip", calibrated=False)
+
+    np.testing.assert_allclose(training.soft_targets(None, faces, labels, 0.0), onehot)
+    np.testing.assert_allclose(training.soft_targets(None, faces, labels, 1.0), expected, atol=1e-5)
+    mixed = training.soft_targets(None, faces, labels, 0.3)
+    np.testing.assert_allclose(mixed, 0.7 * onehot + 0.3 * expected, atol=1e-5)
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="teacher_weight"):
+        training.soft_targets(None, faces, labels, 1.5)
+
+
+def test_a_distilled_run_records_its_teacher(folder_dataset, tmp_path, cache_dir):
+    out = tmp_path / "student"
+    config = _config(
+        folder_dataset(per_class=4),
+        out,
+        cache_dir,
+        epochs=1,
+        teacher=DEFAULT_MODEL,
+        teacher_weight=0.7,
+    )
+    result = train(config)
+    saved = json.loads((out / "config.json").read_text())["config"]
+    assert saved["teacher_weight"] == 0.7 and saved["teacher"]
+    assert result.model_path.is_file()

@@ -8,6 +8,8 @@ import streamlit as st
 import charts
 from fer_core.catalog import model_info, model_names
 
+VIEW_NAMES = {"none": "single view", "flip": "flip", "tencrop": "ten-crop"}
+
 st.title("Models")
 names = model_names()
 if not names:
@@ -22,11 +24,17 @@ else:
     accuracy.metric("Accuracy", f"{metrics['accuracy']:.1%}")
     macro_f1.metric("Macro F1", f"{metrics['macro_f1']:.3f}")
     images.metric("Test images", f"{metrics['n_images']:,}")
-    with_tta = metrics.get("tta") or {}
-    if with_tta:
+    views = metrics.get("tta") or {}
+    default_tta = metrics.get("default_tta")
+    if default_tta:
+        st.caption(f"The model averages {default_tta} views of each face, as it does in use.")
+    if views:
         st.caption(
-            "With test-time augmentation: "
-            + ", ".join(f"{name} {figures['accuracy']:.1%}" for name, figures in with_tta.items())
+            "Other views: "
+            + ", ".join(
+                f"{VIEW_NAMES.get(name, name)} {figures['accuracy']:.1%}"
+                for name, figures in views.items()
+            )
         )
     per_class = pd.DataFrame(metrics["per_class"]).T.rename_axis("class").reset_index()
     left, right = st.columns([2, 3])
