@@ -16,7 +16,7 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -63,7 +63,7 @@ class TrainConfig:
     weight_decay: float | None = None  # None: the recipe's
     warmup_epochs: int | None = None  # None: the recipe's
     class_weight: bool = False
-    teacher: str | None = None  # distil from this model's probabilities (see soft_targets)
+    teachers: list[str] = field(default_factory=list)  # distil from these (see soft_targets)
     teacher_weight: float = 0.5
     resume: bool = False
     cache_dir: str | None = None
@@ -112,12 +112,15 @@ def split_train_val(
 
 
 def soft_targets(
-    teacher: str | os.PathLike[str] | None, images: np.ndarray, labels: np.ndarray, weight: float
+    teachers: Sequence[str | os.PathLike[str] | None],
+    images: np.ndarray,
+    labels: np.ndarray,
+    weight: float,
 ) -> np.ndarray:
-    """Knowledge-distillation targets: ``weight`` of a teacher's probabilities, the rest the
-    one-hot label. ``teacher`` is anything ``EmotionClassifier.load`` takes.
+    """Knowledge-distillation targets: ``weight`` of the teachers' mean probabilities, the
+    rest the one-hot label. A teacher is anything ``EmotionClassifier.load`` takes.
 
-    The teacher sees each raw training image once, with its own test-time augmentation
+    Each teacher sees each raw training image once, with its own test-time augmentation
     (flip at least), and the student learns from those soft targets under its own
     augmentation. A small student taught by a larger model or an ensemble learns which
     expressions look alike (fear and surprise, sad and neutral) and beats the same network
@@ -127,14 +130,18 @@ def soft_targets(
 
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"teacher_weight must be in [0, 1], got {weight}")
-    model = EmotionClassifier.load(teacher)
-    missing = sorted(set(CLASSES) - set(model.classes))
-    if missing:
-        raise FerCoreError(f"teacher {teacher} does not predict {missing}")
-    tta = model.default_tta or "flip"
-    log.info("teacher %s labels %d images (%s TTA)", teacher, len(images), tta)
-    probs = model.predict_proba(images, tta=tta, calibrated=False)
-    probs = probs[:, [model.classes.index(name) for name in CLASSES]]
+    if not teachers:
+        raise ValueError("soft targets need at least one teacher")
+    probs = np.zeros((len(images), len(CLASSES)), np.float32)
+    for teacher in teachers:
+        model = EmotionClassifier.load(teacher)
+        missing = sorted(set(CLASSES) - set(model.classes))
+        if missing:
+            raise FerCoreError(f"teacher {teacher} does not predict {missing}")
+        tta = model.default_tta or "flip"
+        log.info("teacher %s labels %d images (%s TTA)", teacher, len(images), tta)
+        mine = model.predict_proba(images, tta=tta, calibrated=False)
+        probs += mine[:, [model.classes.index(name) for name in CLASSES]] / len(teachers)
     onehot = keras.utils.to_categorical(labels, len(CLASSES))
     return ((1.0 - weight) * onehot + weight * probs).astype(np.float32)
 
@@ -194,7 +201,7 @@ _RUN_IDENTITY = (
     "class_weight",
     "recipe",
     "init_from",
-    "teacher",
+    "teachers",
     "teacher_weight",
 )
 
@@ -309,8 +316,8 @@ def train(config: TrainConfig) -> TrainResult:
         images, labels, config.val_fraction, config.seed
     )
     num_classes = len(CLASSES)
-    if config.teacher:
-        y_targets = soft_targets(config.teacher, x_train, y_train, config.teacher_weight)
+    if config.teachers:
+        y_targets = soft_targets(config.teachers, x_train, y_train, config.teacher_weight)
     else:
         y_targets = keras.utils.to_categorical(y_train, num_classes)
     x_train, x_val = preprocess(x_train), preprocess(x_val)

@@ -33,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-epochs", type=int, help="warm-up epochs (default: recipe)")
     parser.add_argument("--class-weight", action="store_true", help="balance class weights")
     parser.add_argument(
-        "--teacher", help="distil from this model (name, folder or .keras) as well as the labels"
+        "--teacher",
+        nargs="+",
+        default=[],
+        help="distil from these models' mean probabilities (names, folders or .keras files)",
     )
     parser.add_argument(
         "--teacher-weight",
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                 weight_decay=args.weight_decay,
                 warmup_epochs=args.warmup_epochs,
                 class_weight=args.class_weight,
-                teacher=args.teacher,
+                teachers=args.teacher,
                 teacher_weight=args.teacher_weight,
                 resume=args.resume,
                 cache_dir=args.cache_dir,

@@ -61,7 +61,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(
     # The exported model has no optimizer state and loads into the public API.
     assert getattr(keras.models.load_model(result.model_path), "optimizer", None) is None
     faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
-    exported = EmotionClassifier.load(out).predict_proba(faces)
+    exported = EmotionClassifier.load(out, precision="float32").predict_proba(faces)
     best = keras.models.load_model(out / training.BEST_FILE).predict_on_batch(preprocess(faces))
     np.testing.assert_allclose(exported, best, atol=1e-5)
 
@@ -113,13 +113,19 @@ def test_soft_targets_mix_the_teachers_probabilities_with_the_labels():
     teacher = EmotionClassifier.load()
     expected = teacher.predict_proba(faces, tta=teacher.default_tta or "flip", calibrated=False)
 
-    np.testing.assert_allclose(training.soft_targets(None, faces, labels, 0.0), onehot)
-    np.testing.assert_allclose(training.soft_targets(None, faces, labels, 1.0), expected, atol=1e-5)
-    mixed = training.soft_targets(None, faces, labels, 0.3)
+    np.testing.assert_allclose(training.soft_targets([None], faces, labels, 0.0), onehot)
+    taught = training.soft_targets([None], faces, labels, 1.0)
+    np.testing.assert_allclose(taught, expected, atol=1e-5)
+    # Teachers are averaged: the same model twice teaches what it teaches alone.
+    twice = training.soft_targets([None, DEFAULT_MODEL], faces, labels, 1.0)
+    np.testing.assert_allclose(twice, expected, atol=1e-5)
+    mixed = training.soft_targets([None], faces, labels, 0.3)
     np.testing.assert_allclose(mixed, 0.7 * onehot + 0.3 * expected, atol=1e-5)
     np.testing.assert_allclose(mixed.sum(axis=1), 1.0, atol=1e-5)
     with pytest.raises(ValueError, match="teacher_weight"):
-        training.soft_targets(None, faces, labels, 1.5)
+        training.soft_targets([None], faces, labels, 1.5)
+    with pytest.raises(ValueError, match="at least one teacher"):
+        training.soft_targets([], faces, labels, 0.5)
 
 
 def test_a_distilled_run_records_its_teacher(folder_dataset, tmp_path, cache_dir):
@@ -129,10 +135,10 @@ def test_a_distilled_run_records_its_teacher(folder_dataset, tmp_path, cache_dir
         out,
         cache_dir,
         epochs=1,
-        teacher=DEFAULT_MODEL,
+        teachers=[DEFAULT_MODEL],
         teacher_weight=0.7,
     )
     result = train(config)
     saved = json.loads((out / "config.json").read_text())["config"]
-    assert saved["teacher_weight"] == 0.7 and saved["teacher"]
+    assert saved["teacher_weight"] == 0.7 and saved["teachers"] == [DEFAULT_MODEL]
     assert result.model_path.is_file()
