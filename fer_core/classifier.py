@@ -15,10 +15,12 @@ from fer_core.calibration import apply_temperature
 from fer_core.catalog import DEFAULT_MODEL, MODELS_DIR, resolve_model_path
 from fer_core.errors import InvalidInputError, ModelNotFoundError
 from fer_core.labels import CLASSES
+from fer_core.litert import LITERT_FILE, LiteRTRunner
 from fer_core.precision import Precision, resolve_precision, with_precision
 from fer_core.preprocessing import ColorOrder, preprocess
 
 TTA = Literal["flip", "tencrop"]
+Runtime = Literal["auto", "keras", "litert"]
 #: ``predict_proba``'s default: the test-time augmentation the model ships with, if any.
 MODEL_DEFAULT = "model"
 __all__ = [
@@ -46,6 +48,7 @@ class EmotionClassifier:
         standardize: bool = False,
         batch_size: int = 256,
         metadata: dict | None = None,
+        runner: LiteRTRunner | None = None,
     ) -> None:
         outputs = model.output_shape[-1]
         if outputs != len(classes):
@@ -55,23 +58,41 @@ class EmotionClassifier:
         self.standardize = standardize
         self.batch_size = batch_size
         self.metadata = metadata or {}
+        self.runner = runner
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str] | None = None, precision: Precision = "auto"
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        precision: Precision = "auto",
+        runtime: Runtime = "auto",
     ) -> EmotionClassifier:
         """Load the default shipped model, a shipped model by name, or any saved model.
 
-        ``precision="auto"`` computes in bfloat16 on CPUs with native bfloat16 instructions
-        (see ``fer_core.precision``), else in float32.
+        ``runtime="auto"`` runs the network on LiteRT when the model ships a
+        ``model.tflite`` beside its ``model.keras`` (see ``fer_core.litert``), else on Keras;
+        on Keras, ``precision="auto"`` computes in bfloat16 on CPUs with native bfloat16
+        instructions (see ``fer_core.precision``), else in float32.
         """
+        if runtime not in ("auto", "keras", "litert"):
+            raise ValueError(f"runtime must be 'auto', 'keras' or 'litert', got {runtime!r}")
         model_file = resolve_model_path(path)
         try:
             model = keras.models.load_model(model_file, compile=False)
         except (OSError, ValueError) as error:
             raise ModelNotFoundError(f"cannot load model {model_file}: {error}") from error
-        model = with_precision(model, resolve_precision(precision))
         folder = model_file.parent
+        runner = None
+        litert_file = folder / LITERT_FILE
+        if runtime == "litert" and not litert_file.is_file():
+            raise ModelNotFoundError(f"no {LITERT_FILE} beside {model_file}; export one first")
+        if runtime != "keras" and litert_file.is_file():
+            try:
+                runner = LiteRTRunner(litert_file)
+            except (OSError, ValueError, RuntimeError) as error:
+                raise ModelNotFoundError(f"cannot load {litert_file}: {error}") from error
+        else:
+            model = with_precision(model, resolve_precision(precision))
         classes = CLASSES
         if (folder / "classes.json").is_file():
             classes = tuple(json.loads((folder / "classes.json").read_text()))
@@ -79,7 +100,7 @@ class EmotionClassifier:
         if (folder / "config.json").is_file():
             metadata = json.loads((folder / "config.json").read_text())
         standardize = bool(metadata.get("preprocessing", {}).get("standardize", False))
-        return cls(model, classes, standardize=standardize, metadata=metadata)
+        return cls(model, classes, standardize=standardize, metadata=metadata, runner=runner)
 
     @property
     def temperature(self) -> float:
@@ -93,8 +114,15 @@ class EmotionClassifier:
         return self.metadata.get("inference", {}).get("tta")
 
     @property
+    def runtime(self) -> str:
+        """What runs the network: ``"litert"`` or ``"keras"``."""
+        return "litert" if self.runner is not None else "keras"
+
+    @property
     def precision(self) -> str:
         """The dtype the network computes in: ``"float32"`` or ``"bfloat16"``."""
+        if self.runner is not None:
+            return "float32"
         bfloat16 = any(layer.compute_dtype == "bfloat16" for layer in self.model.layers)
         return "bfloat16" if bfloat16 else "float32"
 
@@ -133,6 +161,8 @@ class EmotionClassifier:
         return np.array(self.classes)[self.predict_proba(faces, **kwargs).argmax(axis=1)]
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
+        if self.runner is not None:
+            return self.runner(batch)
         # predict_on_batch runs the compiled predict function with no per-call dataset set-up,
         # which ``predict`` pays; chunks bound memory for large N.
         chunks = [

@@ -7,7 +7,10 @@ Supported layouts (detected from ``root``):
   ``root/images/{train,validation}/<emotion>/`` (``validation`` becomes the test split);
 - ``csv``: the original ``fer2013.csv`` (``emotion,pixels,Usage``), given as the file or a
   folder holding it; ``Training`` -> train, ``PublicTest`` -> test, ``PrivateTest`` ->
-  ``private_test``.
+  ``private_test``;
+- ``archive``: a ``.npz`` file written by ``save_archive`` (``scripts/pack_dataset.py``): the
+  decoded splits of any of the above in one compressed file, to move a dataset to a training
+  machine without copying tens of thousands of small files.
 
 Decoded images are cached as one array file per dataset version, keyed on every
 file's path, size and modification time, so a changed dataset is re-read and an unchanged
@@ -22,6 +25,7 @@ import logging
 import os
 import warnings
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +113,9 @@ def load_dataset(
     if not root.exists():
         raise DatasetNotFoundError(f"dataset root {root} does not exist")
     layout, sources = _detect_layout(root)
+    if layout == "archive":
+        splits, skipped = _read_arrays(sources["archive"])
+        return _assemble(splits, skipped, layout, root, from_cache=False)
     fingerprint = _fingerprint(layout, sources)
     cache_file = Path(cache_dir or default_cache_dir()) / f"{fingerprint}.npz"
 
@@ -136,7 +143,9 @@ def _detect_layout(root: Path) -> tuple[str, dict[str, Path]]:
     if root.is_file():
         if root.suffix.lower() == ".csv":
             return "csv", {"csv": root}
-        raise UnknownLayoutError(f"{root} is a file but not a .csv; {_LAYOUT_HELP}")
+        if root.suffix.lower() == ".npz":
+            return "archive", {"archive": root}
+        raise UnknownLayoutError(f"{root} is a file but not a .csv or .npz; {_LAYOUT_HELP}")
     for csv in (root / "fer2013.csv", root / "fer2013" / "fer2013.csv"):
         if csv.is_file():
             return "csv", {"csv": csv}
@@ -155,7 +164,7 @@ def _detect_layout(root: Path) -> tuple[str, dict[str, Path]]:
 
 _LAYOUT_HELP = (
     "expected ROOT/{train,test}/<emotion>/*.png, ROOT/images/{train,validation}/<emotion>/, "
-    "or fer2013.csv"
+    "fer2013.csv, or a .npz archive from scripts/pack_dataset.py"
 )
 
 
@@ -292,8 +301,10 @@ def _assemble(
     from_cache: bool,
 ) -> FerDataset:
     encoder = label_encoder()
+    if "train" not in splits:
+        raise EmptySplitError(f"{root} holds no train split (found {sorted(splits)})")
     present = {name: tuple(sorted(set(labels))) for name, (_, labels, _) in splits.items()}
-    if present["train"] != present["test"]:
+    if "test" in present and present["train"] != present["test"]:
         only_train = sorted(set(present["train"]) - set(present["test"]))
         only_test = sorted(set(present["test"]) - set(present["train"]))
         raise ClassMismatchError(
@@ -318,25 +329,85 @@ def _assemble(
 # --- cache ------------------------------------------------------------------------------
 
 
-def _read_cache(cache_file: Path) -> RawSplits | None:
-    if not cache_file.is_file():
-        return None
+def _read_arrays(file: Path) -> RawSplits:
+    """Splits stored by ``_write_arrays``; a ``DatasetError`` naming the file if unreadable."""
     try:
-        with np.load(cache_file, allow_pickle=False) as stored:
+        with np.load(file, allow_pickle=False) as stored:
             names = json.loads(str(stored["splits"]))
             splits = {
                 name: (stored[f"{name}_images"], stored[f"{name}_labels"], stored[f"{name}_paths"])
                 for name in names
             }
             skipped = [SkippedImage(**item) for item in json.loads(str(stored["skipped"]))]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        log.warning("ignoring unreadable dataset cache %s: %s", cache_file, error)
-        return None
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
+        raise DatasetError(f"cannot read dataset arrays from {file}: {error}") from error
+    for name, (images, labels, _) in splits.items():
+        if (
+            images.ndim != 3
+            or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE)
+            or len(labels) != len(images)
+        ):
+            raise DatasetError(
+                f"{file}: split {name!r} holds images of shape {images.shape} and "
+                f"{len(labels)} labels; expected (N, {IMAGE_SIZE}, {IMAGE_SIZE}) and N"
+            )
     return splits, skipped
 
 
+def _read_cache(cache_file: Path) -> RawSplits | None:
+    if not cache_file.is_file():
+        return None
+    try:
+        return _read_arrays(cache_file)
+    except DatasetError as error:
+        log.warning("ignoring unreadable dataset cache: %s", error)
+        return None
+
+
 def _write_cache(cache_file: Path, raw: RawSplits) -> None:
-    """Write atomically (temporary name, then rename) so a crash never leaves a bad cache."""
+    try:
+        # Uncompressed: loading is what must be fast.
+        _write_arrays(cache_file, raw, compress=False)
+    except OSError as error:
+        log.warning("could not write dataset cache %s: %s", cache_file, error)
+
+
+def save_archive(
+    dataset: FerDataset, path: str | os.PathLike[str], splits: Sequence[str] | None = None
+) -> Path:
+    """Write ``splits`` (default: all) of a loaded dataset as one compressed ``.npz`` archive
+    that ``load_dataset`` reads back; paths are stored relative to the dataset's root."""
+    path = Path(path)
+    if path.suffix.lower() != ".npz":
+        raise ValueError(f"a dataset archive must end in .npz, got {path}")
+    names = list(splits or dataset.splits)
+    unknown = sorted(set(names) - set(dataset.splits))
+    if unknown:
+        raise ValueError(
+            f"no split(s) {unknown} in {dataset.root}; it has {sorted(dataset.splits)}"
+        )
+    if "train" not in names:
+        raise ValueError("an archive must hold the train split")
+    raw: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for name in names:
+        frame = dataset.splits[name]
+        images, _ = to_arrays(frame)
+        paths = [_relative(p, dataset.root) for p in frame["path"]]
+        raw[name] = (images, frame["label"].to_numpy(str), np.array(paths, dtype=str))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_arrays(path, (raw, list(dataset.skipped)), compress=True)
+    return path
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return path
+
+
+def _write_arrays(file: Path, raw: RawSplits, compress: bool) -> None:
+    """Write atomically (temporary name, then rename) so a crash never leaves a bad file."""
     splits, skipped = raw
     arrays: dict[str, np.ndarray] = {
         "splits": np.array(json.dumps(sorted(splits))),
@@ -344,12 +415,10 @@ def _write_cache(cache_file: Path, raw: RawSplits) -> None:
     }
     for name, (images, labels, paths) in splits.items():
         arrays |= {f"{name}_images": images, f"{name}_labels": labels, f"{name}_paths": paths}
-    partial = cache_file.with_suffix(f".{os.getpid()}.partial.npz")
+    partial = file.with_suffix(f".{os.getpid()}.partial.npz")
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(partial, **arrays)  # uncompressed: loading is what must be fast
-        partial.replace(cache_file)
-    except OSError as error:
-        log.warning("could not write dataset cache %s: %s", cache_file, error)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        (np.savez_compressed if compress else np.savez)(partial, **arrays)
+        partial.replace(file)
     finally:
         partial.unlink(missing_ok=True)

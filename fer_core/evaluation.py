@@ -77,6 +77,8 @@ def evaluate(
     metrics["temperature"] = classifier.temperature
     metrics["faces_per_second"] = float(len(images) / seconds)
     metrics["default_tta"] = classifier.default_tta
+    metrics["precision"] = classifier.precision
+    metrics["runtime"] = classifier.runtime
     metrics["tta"] = {}
     modes = [mode for mode in tta if mode != classifier.default_tta]
     if classifier.default_tta is not None:
@@ -136,7 +138,8 @@ def calibrate_saved_model(
     model_file = resolve_model_path(model)
     classifier = EmotionClassifier.load(model_file)
     trained = classifier.metadata.get("config", {})
-    fraction, seed = trained.get("val_fraction", 0.1), trained.get("seed", 1337)
+    fraction = trained.get("val_fraction", 0.1)
+    seed = trained.get("split_seed", trained.get("seed", 1337))
     dataset = load_dataset(data, cache_dir=cache_dir)
     images, codes = to_arrays(dataset.train)
     _, x_val, _, y_val = split_train_val(images, codes, fraction, seed)

@@ -53,8 +53,10 @@ def resolve_precision(precision: Precision = "auto") -> Literal["float32", "bflo
 def with_precision(model: keras.Model, precision: Literal["float32", "bfloat16"]) -> keras.Model:
     """The same network and weights computing in ``precision``.
 
-    Weights stay float32 (Keras' ``mixed_bfloat16`` policy) and the output layer keeps
-    float32, so probabilities are summed and calibrated at full precision.
+    Weights stay float32 (Keras' ``mixed_bfloat16`` policy) and the layers that make
+    probabilities (the output layer, every softmax, an ensemble's mean) keep float32, so
+    probabilities are summed and calibrated at full precision. Nested models (ensemble
+    members) are converted layer by layer too.
     """
     if precision == "float32":
         return model
@@ -62,10 +64,15 @@ def with_precision(model: keras.Model, precision: Literal["float32", "bfloat16"]
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
         config = layer.get_config()
-        if layer is not output:
+        if layer is not output and not _makes_probabilities(layer):
             config["dtype"] = "mixed_bfloat16"
         return layer.__class__.from_config(config)
 
-    copy = keras.models.clone_model(model, clone_function=clone)
+    copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def _makes_probabilities(layer: keras.layers.Layer) -> bool:
+    softmax = getattr(layer, "activation", None) is keras.activations.softmax
+    return softmax or isinstance(layer, keras.layers.Average)

@@ -40,6 +40,7 @@ BEST_FILE = "best.keras"
 BACKUP_DIR = "backup"
 HISTORY_FILE = "history.csv"
 CONFIG_FILE = "config.json"
+PLAN_FILE = "plan.json"
 
 
 class RunDirectoryError(FerCoreError):
@@ -56,13 +57,17 @@ class TrainConfig:
     epochs: int | None = None  # None: the recipe's default
     batch_size: int | None = None
     val_fraction: float = 0.1
-    seed: int = 1337
+    seed: int = 1337  # weights, shuffling and augmentation
+    # The validation split's own seed, fixed across runs so that models trained with
+    # different seeds are compared, ensembled and calibrated on the same held-out images.
+    split_seed: int = 1337
     patience: int | None = None  # None: off for cosine schedules (they set the length), else 20
     init_from: str | None = None  # start from these weights (fine-tuning / annealing)
     learning_rate: float | None = None  # None: the recipe's
     weight_decay: float | None = None  # None: the recipe's
     warmup_epochs: int | None = None  # None: the recipe's
     class_weight: bool = False
+    time_budget_s: float | None = None  # plan the epochs to end within this (see EpochBudget)
     teachers: list[str] = field(default_factory=list)  # distil from these (see soft_targets)
     teacher_weight: float = 0.5
     resume: bool = False
@@ -149,7 +154,7 @@ def soft_targets(
 def _optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     recipe = config.recipe
     rate: float | keras.optimizers.schedules.LearningRateSchedule = recipe["learning_rate"]
-    if recipe["cosine"]:
+    if recipe["cosine"] and not config.time_budget_s:  # else EpochBudget sets the rate
         warmup = recipe["warmup_epochs"] * steps_per_epoch
         rate = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=0.0 if warmup else rate,
@@ -191,6 +196,63 @@ class EpochLog(keras.callbacks.Callback):
         )
 
 
+class EpochBudget(keras.callbacks.Callback):
+    """Warm-up then cosine decay, per epoch, over as many epochs as fit in a time budget.
+
+    A cosine schedule gains most of its accuracy at its low-rate end, so a run cut off by the
+    end of a session loses most of its value. This one measures how long an epoch takes
+    (from the second on: the first also compiles), plans the number of epochs that finish
+    within ``budget_s`` of ``start`` (never more than ``max_epochs``) and shapes the learning
+    rate to end there. The plan only ever shrinks, is saved to ``plan_file``, and a resumed
+    run continues it within its new budget.
+    """
+
+    def __init__(
+        self,
+        peak: float,
+        warmup_epochs: int,
+        max_epochs: int,
+        budget_s: float,
+        start: float,
+        plan_file: Path,
+    ) -> None:
+        super().__init__()
+        self.peak = peak
+        self.warmup = warmup_epochs
+        self.budget_s = budget_s
+        self.start = start
+        self.plan_file = plan_file
+        self.planned = max_epochs
+        if plan_file.is_file():
+            self.planned = min(max_epochs, int(json.loads(plan_file.read_text())["epochs"]))
+        self._durations: list[float] = []
+        self._epoch_start = 0.0
+
+    def rate(self, epoch: int) -> float:
+        if epoch < self.warmup:
+            return self.peak * (epoch + 1) / (self.warmup + 1)
+        progress = (epoch - self.warmup) / max(1, self.planned - self.warmup)
+        return 0.5 * self.peak * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.model.optimizer.learning_rate = self.rate(epoch)
+        self._epoch_start = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        now = time.monotonic()
+        self._durations.append(now - self._epoch_start)
+        if len(self._durations) >= 2:
+            epoch_s = float(np.median(self._durations[1:]))
+            remaining = self.budget_s - (now - self.start)
+            affordable = epoch + 1 + max(0, math.floor(remaining / epoch_s))
+            if affordable < self.planned:
+                self.planned = affordable
+                log.info("time budget: planning %d epochs (%.1f s each)", affordable, epoch_s)
+        self.plan_file.write_text(json.dumps({"epochs": self.planned}))
+        if epoch + 1 >= self.planned:
+            self.model.stop_training = True
+
+
 #: Settings a resumed run must share with the run it continues.
 _RUN_IDENTITY = (
     "arch",
@@ -198,6 +260,7 @@ _RUN_IDENTITY = (
     "batch_size",
     "val_fraction",
     "seed",
+    "split_seed",
     "class_weight",
     "recipe",
     "init_from",
@@ -278,8 +341,21 @@ def _metadata(
     }
 
 
-def _callbacks(out: Path, config: TrainConfig) -> list[keras.callbacks.Callback]:
+def _callbacks(out: Path, config: TrainConfig, start: float) -> list[keras.callbacks.Callback]:
     history_path = out / HISTORY_FILE
+    budget = []
+    if config.time_budget_s:
+        recipe = config.recipe
+        budget = [
+            EpochBudget(
+                peak=recipe["learning_rate"],
+                warmup_epochs=recipe["warmup_epochs"],
+                max_epochs=config.epochs,
+                budget_s=config.time_budget_s,
+                start=start,
+                plan_file=out / PLAN_FILE,
+            )
+        ]
     stopping = []
     if config.patience:
         # Patience counts from the start of each (resumed) fit call.
@@ -298,6 +374,7 @@ def _callbacks(out: Path, config: TrainConfig) -> list[keras.callbacks.Callback]
             initial_value_threshold=_best_so_far(history_path) if config.resume else None,
         ),
         *stopping,
+        *budget,
         keras.callbacks.CSVLogger(str(history_path), append=config.resume),
         EpochLog(config.epochs),
     ]
@@ -305,6 +382,7 @@ def _callbacks(out: Path, config: TrainConfig) -> list[keras.callbacks.Callback]
 
 def train(config: TrainConfig) -> TrainResult:
     """Run (or resume) one training run; see the module docstring for what it writes."""
+    start = time.monotonic()
     config = config.resolved()
     out = Path(config.out)
     _prepare_run_dir(out, config)
@@ -313,7 +391,7 @@ def train(config: TrainConfig) -> TrainResult:
     dataset = load_dataset(config.data, cache_dir=config.cache_dir)
     images, labels = to_arrays(dataset.train)
     x_train, x_val, y_train, y_val = split_train_val(
-        images, labels, config.val_fraction, config.seed
+        images, labels, config.val_fraction, config.split_seed
     )
     num_classes = len(CLASSES)
     if config.teachers:
@@ -357,7 +435,7 @@ def train(config: TrainConfig) -> TrainResult:
             epochs=config.epochs,
             batch_size=config.batch_size,
             class_weight=class_weight,
-            callbacks=_callbacks(out, config),
+            callbacks=_callbacks(out, config, start),
             verbose=1 if sys.stdout.isatty() else 2,
         )
 

@@ -19,7 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="run folder (default: runs/<arch>)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
     parser.add_argument("--val-fraction", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--seed", type=int, default=1337, help="weights, shuffling, augmentation")
+    parser.add_argument(
+        "--split-seed", type=int, default=1337, help="the validation split (keep it fixed)"
+    )
     parser.add_argument(
         "--patience",
         type=int,
@@ -31,6 +34,13 @@ def main(argv: list[str] | None = None) -> int:
         "--weight-decay", type=float, help="AdamW decoupled weight decay (default: recipe)"
     )
     parser.add_argument("--warmup-epochs", type=int, help="warm-up epochs (default: recipe)")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="MINUTES",
+        help="plan the number of epochs (at most --epochs) and the cosine schedule to finish "
+        "within this many minutes, measured from the start",
+    )
     parser.add_argument("--class-weight", action="store_true", help="balance class weights")
     parser.add_argument(
         "--teacher",
@@ -58,12 +68,14 @@ def main(argv: list[str] | None = None) -> int:
                 batch_size=args.batch_size,
                 val_fraction=args.val_fraction,
                 seed=args.seed,
+                split_seed=args.split_seed,
                 patience=args.patience,
                 init_from=args.init_from,
                 learning_rate=args.learning_rate,
                 weight_decay=args.weight_decay,
                 warmup_epochs=args.warmup_epochs,
                 class_weight=args.class_weight,
+                time_budget_s=args.time_budget * 60 if args.time_budget else None,
                 teachers=args.teacher,
                 teacher_weight=args.teacher_weight,
                 resume=args.resume,

@@ -224,3 +224,49 @@ def test_unreadable_cache_is_rebuilt(folder_dataset, cache_dir):
         assert not reloaded.from_cache and len(reloaded.train) == 7
     assert load_dataset(root, cache_dir=cache_dir).from_cache, "the rebuilt cache is used"
     assert not list(cache_dir.glob("*.partial.npz"))
+
+
+def test_archive_round_trip_keeps_images_labels_and_paths(folder_dataset, tmp_path, cache_dir):
+    from fer_core.data import save_archive
+
+    root = folder_dataset(per_class=3, test_per_class=2)
+    original = load_dataset(root, cache_dir=cache_dir, progress=False)
+    archive = save_archive(original, tmp_path / "packed.npz")
+    packed = load_dataset(archive)
+    assert packed.layout == "archive" and packed.classes == original.classes
+    for split in ("train", "test"):
+        a, b = original.splits[split], packed.splits[split]
+        np.testing.assert_array_equal(np.stack(a["image"]), np.stack(b["image"]))
+        assert list(a["label"]) == list(b["label"])
+        assert list(a["label_id"]) == list(b["label_id"])
+        assert b["path"].iloc[0] == f"{split}/angry/angry_0.png", "paths relative to the root"
+
+
+def test_archive_of_the_train_split_alone_loads(folder_dataset, tmp_path, cache_dir):
+    from fer_core.data import save_archive
+
+    original = load_dataset(folder_dataset(per_class=2), cache_dir=cache_dir, progress=False)
+    packed = load_dataset(save_archive(original, tmp_path / "train.npz", splits=["train"]))
+    assert sorted(packed.splits) == ["train"] and len(packed.train) == 2 * len(CLASSES)
+    with pytest.raises(ValueError, match="train split"):
+        save_archive(original, tmp_path / "test.npz", splits=["test"])
+    with pytest.raises(ValueError, match=r"no split\(s\) \['valid'\]"):
+        save_archive(original, tmp_path / "x.npz", splits=["train", "valid"])
+
+
+def test_corrupt_or_misshapen_archive_is_a_clear_error(tmp_path):
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip file")
+    with pytest.raises(DatasetError, match=r"broken\.npz"):
+        load_dataset(broken)
+    misshapen = tmp_path / "misshapen.npz"
+    np.savez(
+        misshapen,
+        splits=np.array('["train"]'),
+        skipped=np.array("[]"),
+        train_images=np.zeros((2, 32, 32), np.uint8),
+        train_labels=np.array(["happy", "sad"]),
+        train_paths=np.array(["a", "b"]),
+    )
+    with pytest.raises(DatasetError, match=r"misshapen\.npz.*\(2, 32, 32\)"):
+        load_dataset(misshapen)

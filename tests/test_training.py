@@ -1,3 +1,4 @@
+import itertools
 import json
 
 import keras
@@ -141,4 +142,54 @@ def test_a_distilled_run_records_its_teacher(folder_dataset, tmp_path, cache_dir
     result = train(config)
     saved = json.loads((out / "config.json").read_text())["config"]
     assert saved["teacher_weight"] == 0.7 and saved["teachers"] == [DEFAULT_MODEL]
+    assert result.model_path.is_file()
+
+
+class _FakeModel:
+    """Just what EpochBudget touches: an optimizer's learning rate and stop_training."""
+
+    def __init__(self) -> None:
+        self.optimizer = keras.optimizers.AdamW(1e-3)
+        self.stop_training = False
+
+
+def test_epoch_budget_plans_the_cosine_schedule_to_end_in_time(tmp_path, monkeypatch):
+    clock = {"now": 0.0}
+    monkeypatch.setattr(training.time, "monotonic", lambda: clock["now"])
+    budget = training.EpochBudget(
+        peak=2e-3,
+        warmup_epochs=2,
+        max_epochs=100,
+        budget_s=100.0,
+        start=0.0,
+        plan_file=tmp_path / "plan.json",
+    )
+    budget.set_model(_FakeModel())
+    rates = []
+    epoch = 0
+    while not budget.model.stop_training:
+        budget.on_epoch_begin(epoch)
+        rates.append(float(budget.model.optimizer.learning_rate))
+        clock["now"] += 20.0 if epoch == 0 else 9.0  # the first epoch also compiles
+        budget.on_epoch_end(epoch)
+        epoch += 1
+    # 20 s + 9 s, then 71 s left for 7 more 9-second epochs: 9 in all, done by 92 s.
+    assert epoch == budget.planned == 9 and clock["now"] <= 100.0
+    assert json.loads((tmp_path / "plan.json").read_text()) == {"epochs": 9}
+    assert rates[0] < rates[1] < rates[2] == pytest.approx(2e-3), "warm-up, then the peak"
+    assert all(a >= b for a, b in itertools.pairwise(rates[2:])), "then only down"
+    assert rates[-1] < 0.1 * 2e-3, "ending near zero, inside the budget"
+
+    resumed = training.EpochBudget(2e-3, 2, 100, 1000.0, 0.0, tmp_path / "plan.json")
+    assert resumed.planned == 9, "a resumed run keeps its plan"
+
+
+def test_a_time_budgeted_run_records_its_plan(folder_dataset, tmp_path, cache_dir):
+    root = folder_dataset(per_class=4)
+    result = train(
+        _config(root, tmp_path / "run", cache_dir, arch="fast", epochs=50, time_budget_s=0.001)
+    )
+    history = pd.read_csv(tmp_path / "run" / training.HISTORY_FILE)
+    assert len(history) == 2, "the budget stops the run once an epoch has been timed"
+    assert json.loads((tmp_path / "run" / training.PLAN_FILE).read_text()) == {"epochs": 2}
     assert result.model_path.is_file()

@@ -1,0 +1,110 @@
+"""Average several trained networks into one Keras model that saves, loads and runs as one.
+
+Networks trained from different seeds make different mistakes, so the mean of their
+probabilities is more accurate than any of them (the classic FER recipe: every top result on
+FER2013 is an ensemble or a much larger single network). Stored as one ``.keras`` file, an
+ensemble is just another model to ``EmotionClassifier``, the evaluation and the dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from fer_core.errors import InvalidInputError
+from fer_core.labels import CLASSES
+
+
+def average_models(
+    members: Sequence[keras.Model | str | os.PathLike[str]], name: str = "ensemble"
+) -> keras.Model:
+    """One model whose output is the mean of ``members``' probabilities.
+
+    Members are models or ``.keras`` files with the same input shape and classes; each is
+    copied under its own name (``member_0``, ``member_1``, ...) so their layers never clash.
+    """
+    if len(members) < 2:
+        raise InvalidInputError(f"an ensemble needs at least two members, got {len(members)}")
+    loaded = [
+        m if isinstance(m, keras.Model) else keras.models.load_model(m, compile=False)
+        for m in members
+    ]
+    shapes = {(tuple(m.input_shape[1:]), m.output_shape[-1]) for m in loaded}
+    if len(shapes) != 1:
+        raise InvalidInputError(f"ensemble members differ in input or output shape: {shapes}")
+    inputs = keras.Input(loaded[0].input_shape[1:])
+    outputs = [_renamed(m, f"member_{i}")(inputs) for i, m in enumerate(loaded)]
+    mean = layers.Average(dtype="float32", name="mean_probabilities")(outputs)
+    return keras.Model(inputs, mean, name=name)
+
+
+def _renamed(model: keras.Model, name: str) -> keras.Model:
+    config = model.get_config()
+    config["name"] = name
+    copy = model.__class__.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def save_ensemble(
+    members: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    tta: str | None = None,
+) -> Path:
+    """Write an ensemble of saved models as a model folder: ``model.keras``, ``classes.json``
+    and a ``config.json`` recording the members and the test-time augmentation to use.
+
+    Members must share classes and the validation split they were trained without, so that
+    the ensemble can be calibrated (``scripts/calibrate.py``) on images none of them saw.
+    """
+    from fer_core.catalog import resolve_model_path
+
+    files = [resolve_model_path(m) for m in members]
+    configs = [_folder_config(f) for f in files]
+    classes = {tuple(c.get("classes", CLASSES)) for c in configs}
+    if len(classes) != 1:
+        raise InvalidInputError(f"ensemble members predict different classes: {classes}")
+    splits = {_split_of(c) for c in configs}
+    if len(splits) != 1:
+        raise InvalidInputError(
+            f"ensemble members were validated on different splits {sorted(splits)}; "
+            "train them with the same --val-fraction and --split-seed"
+        )
+    fraction, split_seed = splits.pop()
+    model = average_models(files)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "model.keras")
+    (out / "classes.json").write_text(json.dumps(list(classes.pop())))
+    config = {
+        "config": {"arch": "ensemble", "val_fraction": fraction, "split_seed": split_seed},
+        "members": [
+            {
+                "model": f.parent.name,
+                "arch": c.get("config", {}).get("arch"),
+                "params": c.get("params"),
+            }
+            for f, c in zip(files, configs, strict=True)
+        ],
+        "params": model.count_params(),
+        "preprocessing": configs[0].get("preprocessing", {}),
+        "inference": {"tta": tta},
+    }
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return out / "model.keras"
+
+
+def _folder_config(model_file: Path) -> dict:
+    config_file = model_file.parent / "config.json"
+    return json.loads(config_file.read_text()) if config_file.is_file() else {}
+
+
+def _split_of(config: dict) -> tuple[float, int]:
+    trained = config.get("config", {})
+    seed = trained.get("split_seed", trained.get("seed", 1337))
+    return float(trained.get("val_fraction", 0.1)), int(seed)

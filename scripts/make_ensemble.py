@@ -1,0 +1,32 @@
+"""Average trained models into one: python scripts/make_ensemble.py M1 M2 ... --out DIR.
+
+Writes a model folder that every script, ``EmotionClassifier`` and the dashboard use like any
+other model; ``--tta`` sets the test-time augmentation ``predict_proba`` applies by default.
+Then calibrate and evaluate it as usual (``scripts/calibrate.py``, ``scripts/evaluate.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fer_core.ensemble import save_ensemble
+from fer_core.errors import FerCoreError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("members", nargs="+", help="model names, folders or .keras files")
+    parser.add_argument("--out", required=True, help="model folder to write")
+    parser.add_argument("--tta", choices=["flip", "tencrop"], help="default test-time views")
+    args = parser.parse_args(argv)
+    try:
+        path = save_ensemble(args.members, args.out, args.tta)
+    except FerCoreError as error:
+        parser.exit(2, f"error: {error}\n")
+    print(f"saved {path} ({len(args.members)} members)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

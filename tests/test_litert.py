@@ -1,0 +1,64 @@
+"""The LiteRT runtime gives Keras' answers, and a model folder with a .tflite uses it."""
+
+import json
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+from fer_core import EmotionClassifier
+from fer_core.errors import ModelNotFoundError
+from fer_core.labels import CLASSES
+from fer_core.litert import LITERT_FILE, LiteRTRunner, export_litert
+from fer_core.models import build_model
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    folder = tmp_path_factory.mktemp("model")
+    model = build_model("fast")  # augmentation layers inside: they must vanish at inference
+    model.save(folder / "model.keras")
+    (folder / "classes.json").write_text(json.dumps(list(CLASSES)))
+    export_litert(model, folder / LITERT_FILE)
+    return folder
+
+
+@pytest.mark.parametrize("n", [1, 3, 64, 300])
+def test_runner_matches_keras_for_any_batch_size(model_dir, n):
+    model = keras.models.load_model(model_dir / "model.keras")
+    runner = LiteRTRunner(model_dir / LITERT_FILE)
+    faces = np.random.default_rng(n).random((n, 48, 48, 1), dtype=np.float32)
+    np.testing.assert_allclose(runner(faces), model.predict_on_batch(faces), atol=1e-5)
+
+
+def test_classifier_runs_on_litert_when_the_model_ships_it(model_dir, tmp_path):
+    auto = EmotionClassifier.load(model_dir)
+    keras_only = EmotionClassifier.load(model_dir, runtime="keras", precision="float32")
+    assert auto.runtime == "litert" and auto.precision == "float32"
+    assert keras_only.runtime == "keras"
+    faces = np.random.default_rng(5).integers(0, 256, (7, 60, 50, 3), dtype=np.uint8)
+    np.testing.assert_allclose(
+        auto.predict_proba(faces, tta="flip"),
+        keras_only.predict_proba(faces, tta="flip"),
+        atol=1e-5,
+    )
+    assert auto.predict_proba(faces[:0]).shape == (0, 7)
+
+    plain = tmp_path / "plain"
+    shutil.copytree(model_dir, plain)
+    (plain / LITERT_FILE).unlink()
+    assert EmotionClassifier.load(plain).runtime == "keras"
+    with pytest.raises(ModelNotFoundError, match=LITERT_FILE):
+        EmotionClassifier.load(plain, runtime="litert")
+    with pytest.raises(ValueError, match="runtime"):
+        EmotionClassifier.load(plain, runtime="onnx")
+
+
+def test_corrupt_litert_file_is_a_clear_error(model_dir, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir, broken)
+    (broken / LITERT_FILE).write_bytes(b"garbage")
+    with pytest.raises(ModelNotFoundError, match=LITERT_FILE):
+        EmotionClassifier.load(broken)
