@@ -22,7 +22,7 @@ from fer_core.calibration import (
     negative_log_likelihood,
 )
 from fer_core.classifier import TTA, EmotionClassifier, resolve_model_path
-from fer_core.data import load_dataset, to_arrays
+from fer_core.data import FerDataset, load_dataset, to_arrays
 from fer_core.errors import DatasetError
 from fer_core.labels import CLASSES
 from fer_core.reports import write_report
@@ -107,20 +107,47 @@ def evaluate_saved_model(
     model_file = resolve_model_path(model)
     classifier = EmotionClassifier.load(model_file)
     dataset = load_dataset(data, cache_dir=cache_dir)
-    if split not in dataset.splits:
-        raise DatasetError(f"{data} has no split {split!r}; it has {sorted(dataset.splits)}")
-    frame = dataset.splits[split]
-    images, _ = to_arrays(frame)
-    unknown = sorted(set(frame["label"]) - set(classifier.classes))
+    if split == VALIDATION_SPLIT:
+        images, names = validation_split(classifier, dataset)
+    elif split in dataset.splits:
+        frame = dataset.splits[split]
+        images, names = to_arrays(frame)[0], frame["label"].to_numpy()
+    else:
+        raise DatasetError(
+            f"{data} has no split {split!r}; it has {sorted(dataset.splits)} "
+            f"(and {VALIDATION_SPLIT!r}, the model's own validation split of train)"
+        )
+    unknown = sorted(set(names) - set(classifier.classes))
     if unknown:
         raise DatasetError(f"{data} has classes {unknown} that model {model_file} does not know")
     # Codes in the model's own class order, whatever order its classes.json gives.
-    labels = np.array([classifier.classes.index(label) for label in frame["label"]])
+    labels = np.array([classifier.classes.index(label) for label in names])
     metrics = evaluate(classifier, images, labels, tta=tta)
     metrics["model"] = model_file.parent.name
     metrics["data"] = {"root": Path(data).name, "split": split, "layout": dataset.layout}
     paths = write_report(metrics, Path(out) if out else model_file.parent, offline_html)
     return metrics, paths
+
+
+#: ``evaluate_saved_model``'s name for the held-out part of train/ a model was trained without.
+VALIDATION_SPLIT = "val"
+
+
+def _validation_settings(classifier: EmotionClassifier) -> tuple[float, int]:
+    trained = classifier.metadata.get("config", {})
+    return trained.get("val_fraction", 0.1), trained.get("split_seed", trained.get("seed", 1337))
+
+
+def validation_split(
+    classifier: EmotionClassifier, dataset: FerDataset
+) -> tuple[np.ndarray, np.ndarray]:
+    """The images and label names of the validation split ``classifier`` was trained without,
+    rebuilt from its ``config.json`` (fraction and split seed): for choosing between models and
+    calibrating them without touching the test split."""
+    fraction, seed = _validation_settings(classifier)
+    images, codes = to_arrays(dataset.train)
+    _, x_val, _, y_val = split_train_val(images, codes, fraction, seed)
+    return x_val, np.array(CLASSES)[y_val]
 
 
 def calibrate_saved_model(
@@ -137,13 +164,9 @@ def calibrate_saved_model(
     """
     model_file = resolve_model_path(model)
     classifier = EmotionClassifier.load(model_file)
-    trained = classifier.metadata.get("config", {})
-    fraction = trained.get("val_fraction", 0.1)
-    seed = trained.get("split_seed", trained.get("seed", 1337))
-    dataset = load_dataset(data, cache_dir=cache_dir)
-    images, codes = to_arrays(dataset.train)
-    _, x_val, _, y_val = split_train_val(images, codes, fraction, seed)
-    labels = np.array([classifier.classes.index(CLASSES[code]) for code in y_val])
+    fraction, seed = _validation_settings(classifier)
+    x_val, names = validation_split(classifier, load_dataset(data, cache_dir=cache_dir))
+    labels = np.array([classifier.classes.index(name) for name in names])
     probs = classifier.predict_proba(x_val, calibrated=False)
     scaler = TemperatureScaler().fit(probs, labels)
     calibrated = scaler.transform(probs)

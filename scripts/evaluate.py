@@ -20,7 +20,12 @@ def main(argv: list[str] | None = None) -> int:
         "--model", help="model name, folder or .keras file (default: shipped model)"
     )
     parser.add_argument("--data", required=True, help="dataset root (any supported layout)")
-    parser.add_argument("--split", default="test", help="which split to score (default: test)")
+    parser.add_argument(
+        "--split",
+        default="test",
+        help="which split to score (default: test; "
+        "'val': the validation part of train/ the model was trained without)",
+    )
     parser.add_argument(
         "--tta",
         nargs="*",

@@ -124,3 +124,32 @@ def test_calibration_is_fitted_on_the_validation_split_and_used_by_the_classifie
     metrics, _ = evaluate_saved_model(model_dir, data, out=tmp_path / "r", cache_dir=cache_dir)
     assert metrics["temperature"] == pytest.approx(saved["temperature"])
     assert 0 <= metrics["ece"] <= 1
+
+
+def test_validation_split_is_the_one_the_model_was_trained_without(
+    folder_dataset, tmp_path, cache_dir
+):
+    from fer_core.evaluation import validation_split
+    from fer_core.training import split_train_val
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(MODELS_DIR / DEFAULT_MODEL, model_dir)
+    config = json.loads((model_dir / "config.json").read_text())
+    config["config"] |= {"val_fraction": 0.2, "seed": 1, "split_seed": 99}
+    (model_dir / "config.json").write_text(json.dumps(config))
+    data = folder_dataset(per_class=10, test_per_class=1)
+    dataset = load_dataset(data, cache_dir=cache_dir)
+
+    classifier = EmotionClassifier.load(model_dir)
+    images, names = validation_split(classifier, dataset)
+    all_images, codes = to_arrays(dataset.train)
+    _, expected, _, expected_codes = split_train_val(all_images, codes, 0.2, 99)
+    np.testing.assert_array_equal(images, expected)
+    assert list(names) == [CLASSES[c] for c in expected_codes] and len(names) == 14
+
+    metrics, _ = evaluate_saved_model(
+        model_dir, data, split="val", out=tmp_path / "r", cache_dir=cache_dir
+    )
+    assert metrics["n_images"] == 14
+    predicted = classifier.predict(images)
+    assert metrics["accuracy"] == pytest.approx(np.mean(predicted == names))
