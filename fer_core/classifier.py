@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 import keras
@@ -15,7 +17,7 @@ from fer_core.calibration import apply_temperature
 from fer_core.catalog import DEFAULT_MODEL, MODELS_DIR, resolve_model_path
 from fer_core.errors import InvalidInputError, ModelNotFoundError
 from fer_core.labels import CLASSES
-from fer_core.litert import LITERT_FILE, LiteRTRunner
+from fer_core.litert import LITERT_FILE, LiteRTRunner, stale_reason
 from fer_core.precision import Precision, resolve_precision, with_precision
 from fer_core.preprocessing import ColorOrder, preprocess
 
@@ -82,23 +84,15 @@ class EmotionClassifier:
         except (OSError, ValueError) as error:
             raise ModelNotFoundError(f"cannot load model {model_file}: {error}") from error
         folder = model_file.parent
-        runner = None
-        litert_file = folder / LITERT_FILE
-        if runtime == "litert" and not litert_file.is_file():
-            raise ModelNotFoundError(f"no {LITERT_FILE} beside {model_file}; export one first")
-        if runtime != "keras" and litert_file.is_file():
-            try:
-                runner = LiteRTRunner(litert_file)
-            except (OSError, ValueError, RuntimeError) as error:
-                raise ModelNotFoundError(f"cannot load {litert_file}: {error}") from error
-        else:
-            model = with_precision(model, resolve_precision(precision))
         classes = CLASSES
         if (folder / "classes.json").is_file():
             classes = tuple(json.loads((folder / "classes.json").read_text()))
         metadata = {}
         if (folder / "config.json").is_file():
             metadata = json.loads((folder / "config.json").read_text())
+        runner = _litert_runner(model_file, metadata, runtime) if runtime != "keras" else None
+        if runner is None:
+            model = with_precision(model, resolve_precision(precision))
         standardize = bool(metadata.get("preprocessing", {}).get("standardize", False))
         return cls(model, classes, standardize=standardize, metadata=metadata, runner=runner)
 
@@ -123,7 +117,7 @@ class EmotionClassifier:
         """The dtype the network computes in: ``"float32"`` or ``"bfloat16"``."""
         if self.runner is not None:
             return "float32"
-        bfloat16 = any(layer.compute_dtype == "bfloat16" for layer in self.model.layers)
+        bfloat16 = any(layer.compute_dtype == "bfloat16" for layer in _leaf_layers(self.model))
         return "bfloat16" if bfloat16 else "float32"
 
     @property
@@ -170,6 +164,36 @@ class EmotionClassifier:
             for i in range(0, len(batch), self.batch_size)
         ]
         return np.concatenate(chunks).astype(np.float32)
+
+
+def _litert_runner(model_file: Path, metadata: dict, runtime: Runtime) -> LiteRTRunner | None:
+    """The model's LiteRT twin if it ships one that matches it; ``runtime="litert"`` insists,
+    ``"auto"`` falls back to Keras (with a warning when a file is there but unusable)."""
+    litert_file = model_file.parent / LITERT_FILE
+    if not litert_file.is_file():
+        if runtime == "litert":
+            raise ModelNotFoundError(f"no {LITERT_FILE} beside {model_file}; export one first")
+        return None
+    problem = stale_reason(model_file, metadata)
+    if problem is None:
+        try:
+            return LiteRTRunner(litert_file)
+        except ImportError as error:
+            problem = f"cannot run {litert_file}: {error}"
+        except (OSError, ValueError, RuntimeError) as error:
+            raise ModelNotFoundError(f"cannot load {litert_file}: {error}") from error
+    if runtime == "litert":
+        raise ModelNotFoundError(problem)
+    warnings.warn(f"{problem}; running on Keras instead", stacklevel=3)
+    return None
+
+
+def _leaf_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Every layer, looking inside nested models (an ensemble's members)."""
+    leaves = []
+    for layer in model.layers:
+        leaves += _leaf_layers(layer) if isinstance(layer, keras.Model) else [layer]
+    return leaves
 
 
 def _tta_views(batch: np.ndarray, tta: TTA | None) -> list[np.ndarray]:

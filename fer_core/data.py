@@ -341,16 +341,20 @@ def _read_arrays(file: Path) -> RawSplits:
             skipped = [SkippedImage(**item) for item in json.loads(str(stored["skipped"]))]
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
         raise DatasetError(f"cannot read dataset arrays from {file}: {error}") from error
-    for name, (images, labels, _) in splits.items():
+    for name, (images, labels, paths) in splits.items():
         if (
             images.ndim != 3
             or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE)
-            or len(labels) != len(images)
+            or not len(labels) == len(paths) == len(images)
         ):
             raise DatasetError(
-                f"{file}: split {name!r} holds images of shape {images.shape} and "
-                f"{len(labels)} labels; expected (N, {IMAGE_SIZE}, {IMAGE_SIZE}) and N"
+                f"{file}: split {name!r} holds images of shape {images.shape}, "
+                f"{len(labels)} labels and {len(paths)} paths; expected "
+                f"(N, {IMAGE_SIZE}, {IMAGE_SIZE}) and N of each"
             )
+        unknown = sorted(set(labels.tolist()) - set(CLASSES))
+        if unknown:
+            raise DatasetError(f"{file}: split {name!r} has unknown labels {unknown[:5]}")
     return splits, skipped
 
 

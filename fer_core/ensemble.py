@@ -18,6 +18,7 @@ from keras import layers
 
 from fer_core.errors import InvalidInputError
 from fer_core.labels import CLASSES
+from fer_core.litert import LITERT_FILE
 
 
 def average_models(
@@ -66,9 +67,12 @@ def save_ensemble(
 
     files = [resolve_model_path(m) for m in members]
     configs = [_folder_config(f) for f in files]
-    classes = {tuple(c.get("classes", CLASSES)) for c in configs}
+    classes = {_classes_of(f) for f in files}
     if len(classes) != 1:
         raise InvalidInputError(f"ensemble members predict different classes: {classes}")
+    preprocessing = {json.dumps(c.get("preprocessing", {}), sort_keys=True) for c in configs}
+    if len(preprocessing) != 1:
+        raise InvalidInputError(f"ensemble members preprocess differently: {preprocessing}")
     splits = {_split_of(c) for c in configs}
     if len(splits) != 1:
         raise InvalidInputError(
@@ -79,6 +83,7 @@ def save_ensemble(
     model = average_models(files)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / LITERT_FILE).unlink(missing_ok=True)  # made from whatever was here before
     model.save(out / "model.keras")
     (out / "classes.json").write_text(json.dumps(list(classes.pop())))
     config = {
@@ -97,6 +102,11 @@ def save_ensemble(
     }
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     return out / "model.keras"
+
+
+def _classes_of(model_file: Path) -> tuple[str, ...]:
+    classes_file = model_file.parent / "classes.json"
+    return tuple(json.loads(classes_file.read_text())) if classes_file.is_file() else CLASSES
 
 
 def _folder_config(model_file: Path) -> dict:

@@ -144,6 +144,12 @@ def validation_split(
     """The images and label names of the validation split ``classifier`` was trained without,
     rebuilt from its ``config.json`` (fraction and split seed): for choosing between models and
     calibrating them without touching the test split."""
+    if "val_fraction" not in classifier.metadata.get("config", {}):
+        raise DatasetError(
+            "the model's config.json does not say which validation split it was trained "
+            "without (config.val_fraction and split_seed), so no split of train/ is safe to "
+            "score or calibrate on"
+        )
     fraction, seed = _validation_settings(classifier)
     images, codes = to_arrays(dataset.train)
     _, x_val, _, y_val = split_train_val(images, codes, fraction, seed)

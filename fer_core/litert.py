@@ -9,6 +9,8 @@ wheel. The outputs match Keras' to float32 round-off, so a model's figures carry
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 from pathlib import Path
@@ -18,6 +20,37 @@ import numpy as np
 #: Name of the LiteRT file beside a model's ``model.keras``.
 LITERT_FILE = "model.tflite"
 _MAX_BUCKET = 256
+
+
+def export_model_litert(model_file: str | os.PathLike[str]) -> Path:
+    """Write ``model.tflite`` beside a saved ``model.keras`` and record, in the folder's
+    ``config.json``, which Keras file it was made from (see ``stale_reason``)."""
+    import keras
+
+    model_file = Path(model_file)
+    path = export_litert(
+        keras.models.load_model(model_file, compile=False), model_file.parent / LITERT_FILE
+    )
+    config_file = model_file.parent / "config.json"
+    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    config["litert"] = {"file": LITERT_FILE, "keras_sha256": _sha256(model_file)}
+    config_file.write_text(json.dumps(config, indent=2) + "\n")
+    return path
+
+
+def stale_reason(model_file: Path, metadata: dict) -> str | None:
+    """Why the ``model.tflite`` beside ``model_file`` must not stand in for it (made from
+    another ``model.keras``, or not recorded at all), or None when it is the same network."""
+    recorded = metadata.get("litert", {}).get("keras_sha256")
+    if recorded is None:
+        return f"{model_file.parent / LITERT_FILE} was not exported by export_model_litert"
+    if recorded != _sha256(model_file):
+        return f"{model_file.parent / LITERT_FILE} was made from an older {model_file.name}"
+    return None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def export_litert(model, path: str | os.PathLike[str]) -> Path:
@@ -48,7 +81,7 @@ class LiteRTRunner:
 
         self.path = Path(path)
         self._content = self.path.read_bytes()
-        self._threads = num_threads or os.cpu_count() or 1
+        self._threads = num_threads or len(os.sched_getaffinity(0)) or 1
         self._make = Interpreter
         self._interpreters: dict[int, object] = {}
         self._lock = threading.Lock()

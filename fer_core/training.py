@@ -78,6 +78,8 @@ class TrainConfig:
         """Fill the recipe's defaults in, so the saved config says what actually ran."""
         if self.arch not in RECIPES:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(RECIPES)}")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise ValueError(f"the time budget must be positive, got {self.time_budget_s} s")
         recipe = RECIPES[self.arch]
         settings = {k: v for k, v in asdict(recipe).items() if k != "build"}
         if self.learning_rate is not None:
@@ -242,13 +244,15 @@ class EpochBudget(keras.callbacks.Callback):
         now = time.monotonic()
         self._durations.append(now - self._epoch_start)
         if len(self._durations) >= 2:
-            epoch_s = float(np.median(self._durations[1:]))
+            epoch_s = max(float(np.median(self._durations[1:])), 1e-3)
             remaining = self.budget_s - (now - self.start)
             affordable = epoch + 1 + max(0, math.floor(remaining / epoch_s))
             if affordable < self.planned:
                 self.planned = affordable
                 log.info("time budget: planning %d epochs (%.1f s each)", affordable, epoch_s)
-        self.plan_file.write_text(json.dumps({"epochs": self.planned}))
+        partial = self.plan_file.with_suffix(".partial")
+        partial.write_text(json.dumps({"epochs": self.planned}))
+        partial.replace(self.plan_file)  # atomic: a crash never leaves a plan half-written
         if epoch + 1 >= self.planned:
             self.model.stop_training = True
 
@@ -276,6 +280,12 @@ def _prepare_run_dir(out: Path, config: TrainConfig) -> None:
             done = " (it already finished)" if (out / MODEL_FILE).exists() else ""
             raise RunDirectoryError(f"nothing to resume in {out}{done}; run without --resume")
         saved = json.loads((out / CONFIG_FILE).read_text())["config"]
+        saved.setdefault("split_seed", saved.get("seed"))  # runs from before split_seed
+        if saved.get("time_budget_s") and not config.time_budget_s:
+            raise RunDirectoryError(
+                f"{out} was planned by a time budget; resume it with --time-budget MINUTES "
+                "(the time this session can give it)"
+            )
         current = asdict(config)
         changed = [k for k in _RUN_IDENTITY if saved.get(k) != current[k]]
         if changed:

@@ -14,7 +14,7 @@ import numpy as np
 from fer_core.catalog import resolve_model_path
 from fer_core.classifier import EmotionClassifier
 from fer_core.errors import FerCoreError
-from fer_core.litert import LITERT_FILE, export_litert
+from fer_core.litert import export_model_litert
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         keras_clf = EmotionClassifier.load(args.model, precision="float32", runtime="keras")
-        path = export_litert(keras_clf.model, resolve_model_path(args.model).parent / LITERT_FILE)
+        path = export_model_litert(resolve_model_path(args.model))
         litert_clf = EmotionClassifier.load(args.model, runtime="litert")
     except FerCoreError as error:
         parser.exit(2, f"error: {error}\n")

@@ -23,9 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         dataset = load_dataset(args.data)
         path = save_archive(dataset, args.out, args.splits)
-    except (FerCoreError, ValueError) as error:
+    except (FerCoreError, ValueError, OSError) as error:
         parser.exit(2, f"error: {error}\n")
-    sizes = ", ".join(f"{name} {len(frame)}" for name, frame in dataset.splits.items())
+    packed = args.splits or list(dataset.splits)
+    sizes = ", ".join(f"{name} {len(dataset.splits[name])}" for name in packed)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB; {sizes})")
     return 0
 

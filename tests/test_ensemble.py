@@ -59,6 +59,8 @@ def test_bfloat16_ensemble_keeps_probabilities_in_float32(members):
     assert nested and all(m.layers[-1].compute_dtype == "float32" for m in nested)
     assert any(layer.compute_dtype == "bfloat16" for layer in nested[0].layers)
     assert fast.layers[-1].compute_dtype == "float32"
+    assert EmotionClassifier(fast).precision == "bfloat16"
+    assert EmotionClassifier(ensemble).precision == "float32"
     faces = np.random.default_rng(2).random((3, 48, 48, 1), dtype=np.float32)
     probs = keras.ops.convert_to_numpy(fast.predict_on_batch(faces))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
@@ -68,5 +70,9 @@ def test_members_must_share_their_validation_split(tmp_path, members):
     other = _member(tmp_path / "c", "fast", 3, split_seed=7)
     with pytest.raises(InvalidInputError, match="--split-seed"):
         save_ensemble([members[0], other], tmp_path / "ens")
+    reordered = _member(tmp_path / "d", "fast", 4)
+    (reordered / "classes.json").write_text(json.dumps(list(reversed(CLASSES))))
+    with pytest.raises(InvalidInputError, match="different classes"):
+        save_ensemble([members[0], reordered], tmp_path / "ens")
     with pytest.raises(InvalidInputError, match="at least two"):
         average_models([members[0] / "model.keras"])

@@ -9,6 +9,7 @@ import pytest
 
 from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, EmotionClassifier
 from fer_core.data import load_dataset, to_arrays
+from fer_core.errors import DatasetError
 from fer_core.evaluation import classification_metrics, evaluate_saved_model
 from fer_core.labels import CLASSES
 
@@ -153,3 +154,12 @@ def test_validation_split_is_the_one_the_model_was_trained_without(
     assert metrics["n_images"] == 14
     predicted = classifier.predict(images)
     assert metrics["accuracy"] == pytest.approx(np.mean(predicted == names))
+
+
+def test_validation_split_needs_the_models_training_settings(folder_dataset, tmp_path, cache_dir):
+    model_dir = tmp_path / "model"
+    shutil.copytree(MODELS_DIR / DEFAULT_MODEL, model_dir)
+    (model_dir / "config.json").unlink()
+    data = folder_dataset(per_class=10, test_per_class=1)
+    with pytest.raises(DatasetError, match="val_fraction"):
+        evaluate_saved_model(model_dir, data, split="val", out=tmp_path / "r", cache_dir=cache_dir)

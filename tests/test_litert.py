@@ -10,7 +10,7 @@ import pytest
 from fer_core import EmotionClassifier
 from fer_core.errors import ModelNotFoundError
 from fer_core.labels import CLASSES
-from fer_core.litert import LITERT_FILE, LiteRTRunner, export_litert
+from fer_core.litert import LITERT_FILE, LiteRTRunner, export_model_litert
 from fer_core.models import build_model
 
 
@@ -21,7 +21,7 @@ def model_dir(tmp_path_factory):
     model = build_model("fast")  # augmentation layers inside: they must vanish at inference
     model.save(folder / "model.keras")
     (folder / "classes.json").write_text(json.dumps(list(CLASSES)))
-    export_litert(model, folder / LITERT_FILE)
+    export_model_litert(folder / "model.keras")
     return folder
 
 
@@ -62,3 +62,14 @@ def test_corrupt_litert_file_is_a_clear_error(model_dir, tmp_path):
     (broken / LITERT_FILE).write_bytes(b"garbage")
     with pytest.raises(ModelNotFoundError, match=LITERT_FILE):
         EmotionClassifier.load(broken)
+
+
+def test_a_litert_file_from_another_keras_model_is_not_used(model_dir, tmp_path):
+    replaced = tmp_path / "replaced"
+    shutil.copytree(model_dir, replaced)
+    keras.utils.set_random_seed(1)
+    build_model("fast").save(replaced / "model.keras")  # retrained, tflite left behind
+    with pytest.warns(UserWarning, match=r"older model\.keras"):
+        assert EmotionClassifier.load(replaced).runtime == "keras"
+    with pytest.raises(ModelNotFoundError, match=r"older model\.keras"):
+        EmotionClassifier.load(replaced, runtime="litert")

@@ -193,3 +193,29 @@ def test_a_time_budgeted_run_records_its_plan(folder_dataset, tmp_path, cache_di
     assert len(history) == 2, "the budget stops the run once an epoch has been timed"
     assert json.loads((tmp_path / "run" / training.PLAN_FILE).read_text()) == {"epochs": 2}
     assert result.model_path.is_file()
+
+
+def test_resuming_a_budgeted_run_needs_a_budget(folder_dataset, tmp_path, cache_dir, monkeypatch):
+    root = folder_dataset(per_class=4)
+    out = tmp_path / "run"
+    original = training.EpochLog.on_epoch_end
+
+    def stop_after_first_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)
+        raise Interrupted
+
+    monkeypatch.setattr(training.EpochLog, "on_epoch_end", stop_after_first_epoch)
+    with pytest.raises(Interrupted):
+        train(_config(root, out, cache_dir, epochs=3, time_budget_s=600.0))
+    with pytest.raises(RunDirectoryError, match="--time-budget"):
+        train(_config(root, out, cache_dir, epochs=3, resume=True))
+    with pytest.raises(ValueError, match="positive"):
+        train(_config(root, tmp_path / "other", cache_dir, time_budget_s=0.0))
+
+    # A run saved before split_seed existed resumes when its seed was the split's seed.
+    saved = json.loads((out / "config.json").read_text())
+    del saved["config"]["split_seed"]
+    (out / "config.json").write_text(json.dumps(saved))
+    monkeypatch.setattr(training.EpochLog, "on_epoch_end", original)
+    train(_config(root, out, cache_dir, epochs=3, resume=True, time_budget_s=600.0))
+    assert len(pd.read_csv(out / training.HISTORY_FILE)) == 3
