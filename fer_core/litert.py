@@ -4,7 +4,11 @@ For a small CNN, Keras' per-call overhead is a large share of the time; LiteRT's
 kernels run the same float32 graph with almost none, about 1.3x to 2x faster on a 2-core CPU
 at batch 64 and more at batch 1. ``export_litert`` converts a trained Keras model
 (TensorFlow needed, once); ``LiteRTRunner`` runs the file with only the ``ai-edge-litert``
-wheel. The outputs match Keras' to float32 round-off, so a model's figures carry over.
+wheel. In float32 the outputs match Keras' to round-off, so a model's figures carry over.
+
+``quantize="int8"`` stores weights and computes activations in 8-bit integers (ranges
+measured on a few hundred real faces; input and output stay float32), another 1.4-1.6x on
+CPUs with VNNI. It changes the answers slightly, so an int8 model is evaluated as what it is.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import os
 import threading
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -22,18 +27,32 @@ LITERT_FILE = "model.tflite"
 _MAX_BUCKET = 256
 
 
-def export_model_litert(model_file: str | os.PathLike[str]) -> Path:
+Quantize = Literal["float32", "int8"]
+
+
+def export_model_litert(
+    model_file: str | os.PathLike[str],
+    quantize: Quantize = "float32",
+    representative: np.ndarray | None = None,
+) -> Path:
     """Write ``model.tflite`` beside a saved ``model.keras`` and record, in the folder's
-    ``config.json``, which Keras file it was made from (see ``stale_reason``)."""
+    ``config.json``, which Keras file it was made from (see ``stale_reason``) and how."""
     import keras
 
     model_file = Path(model_file)
     path = export_litert(
-        keras.models.load_model(model_file, compile=False), model_file.parent / LITERT_FILE
+        keras.models.load_model(model_file, compile=False),
+        model_file.parent / LITERT_FILE,
+        quantize,
+        representative,
     )
     config_file = model_file.parent / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
-    config["litert"] = {"file": LITERT_FILE, "keras_sha256": _sha256(model_file)}
+    config["litert"] = {
+        "file": LITERT_FILE,
+        "quantize": quantize,
+        "keras_sha256": _sha256(model_file),
+    }
     config_file.write_text(json.dumps(config, indent=2) + "\n")
     return path
 
@@ -53,16 +72,33 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def export_litert(model, path: str | os.PathLike[str]) -> Path:
-    """Convert a Keras model's inference graph (augmentation and dropout off) to LiteRT."""
+def export_litert(
+    model,
+    path: str | os.PathLike[str],
+    quantize: Quantize = "float32",
+    representative: np.ndarray | None = None,
+) -> Path:
+    """Convert a Keras model's inference graph (augmentation and dropout off) to LiteRT.
+
+    ``quantize="int8"`` needs ``representative``: preprocessed faces, (N, 48, 48, 1) float32
+    (a few hundred from the training data), to measure each activation's range.
+    """
     import tensorflow as tf
 
+    if quantize not in ("float32", "int8"):
+        raise ValueError(f"quantize must be 'float32' or 'int8', got {quantize!r}")
     shape = (None, *model.input_shape[1:])
     signature = [tf.TensorSpec(shape, tf.float32, name="faces")]
     forward = tf.function(lambda faces: model(faces, training=False), input_signature=signature)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [forward.get_concrete_function()], model
     )
+    if quantize == "int8":
+        if representative is None or len(representative) == 0:
+            raise ValueError("int8 quantization needs representative faces")
+        faces = np.asarray(representative, np.float32)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([faces[i : i + 1]] for i in range(len(faces)))
     path = Path(path)
     path.write_bytes(converter.convert())
     return path

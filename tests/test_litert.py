@@ -73,3 +73,18 @@ def test_a_litert_file_from_another_keras_model_is_not_used(model_dir, tmp_path)
         assert EmotionClassifier.load(replaced).runtime == "keras"
     with pytest.raises(ModelNotFoundError, match=r"older model\.keras"):
         EmotionClassifier.load(replaced, runtime="litert")
+
+
+def test_int8_export_stays_close_to_keras_and_records_itself(model_dir, tmp_path):
+    folder = tmp_path / "int8"
+    shutil.copytree(model_dir, folder)
+    faces = np.random.default_rng(3).random((40, 48, 48, 1), dtype=np.float32)
+    with pytest.raises(ValueError, match="representative"):
+        export_model_litert(folder / "model.keras", "int8")
+    export_model_litert(folder / "model.keras", "int8", representative=faces)
+    assert json.loads((folder / "config.json").read_text())["litert"]["quantize"] == "int8"
+    assert (folder / LITERT_FILE).stat().st_size < 0.5 * (model_dir / LITERT_FILE).stat().st_size
+    model = keras.models.load_model(folder / "model.keras")
+    probs = LiteRTRunner(folder / LITERT_FILE)(faces)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=0.02)
+    np.testing.assert_allclose(probs, model.predict_on_batch(faces), atol=0.05)
