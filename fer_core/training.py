@@ -203,10 +203,11 @@ class EpochBudget(keras.callbacks.Callback):
 
     A cosine schedule gains most of its accuracy at its low-rate end, so a run cut off by the
     end of a session loses most of its value. This one measures how long an epoch takes
-    (from the second on: the first also compiles), plans the number of epochs that finish
-    within ``budget_s`` of ``start`` (never more than ``max_epochs``) and shapes the learning
-    rate to end there. The plan only ever shrinks, is saved to ``plan_file``, and a resumed
-    run continues it within its new budget.
+    (the median of the last five, never the first, which also compiles, so that a few epochs
+    slowed by other work early on do not shorten the whole run), plans the number of epochs
+    that finish within ``budget_s`` of ``start`` (never more than ``max_epochs``) and shapes
+    the learning rate to end there. The plan only ever shrinks, is saved to ``plan_file``,
+    and a resumed run continues it within its new budget.
     """
 
     def __init__(
@@ -244,7 +245,7 @@ class EpochBudget(keras.callbacks.Callback):
         now = time.monotonic()
         self._durations.append(now - self._epoch_start)
         if len(self._durations) >= 2:
-            epoch_s = max(float(np.median(self._durations[1:])), 1e-3)
+            epoch_s = max(float(np.median(self._durations[1:][-5:])), 1e-3)
             remaining = self.budget_s - (now - self.start)
             affordable = epoch + 1 + max(0, math.floor(remaining / epoch_s))
             if affordable < self.planned:
