@@ -22,7 +22,7 @@ import streamlit as st
 
 import charts
 from fer_core import analytics
-from fer_core.catalog import model_names
+from fer_core.catalog import LIVE_MODEL, model_names
 from fer_core.detection import DETECTORS
 from fer_core.sessions import SessionStore
 
@@ -106,8 +106,14 @@ class AnalysisSettings:
 def analysis_settings(key: str, disabled: bool = False) -> AnalysisSettings:
     """Model, detector, smoothing, minimum face size and search interval, as sidebar widgets."""
     sidebar = st.sidebar
-    names = model_names()
-    model = sidebar.selectbox("Model", names, key=f"{key}_model", disabled=disabled)
+    model = sidebar.selectbox(
+        "Model",
+        model_names(first=LIVE_MODEL),
+        key=f"{key}_model",
+        disabled=disabled,
+        help="fast keeps up with live video; accurate reads each face more carefully "
+        "(see the Model page for each one's figures).",
+    )
     detector = sidebar.selectbox(
         "Face detector",
         list(DETECTORS),

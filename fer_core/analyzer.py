@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
+from fer_core.catalog import LIVE_MODEL
 from fer_core.classifier import EmotionClassifier
 from fer_core.detection import FaceDetector, crop_faces, make_detector
 from fer_core.errors import InvalidInputError
@@ -105,7 +106,7 @@ class FrameAnalyzer:
         detect_every_s: float = 0.0,
     ) -> None:
         if not isinstance(classifier, EmotionClassifier):
-            classifier = EmotionClassifier.load(classifier)
+            classifier = EmotionClassifier.load(classifier or LIVE_MODEL)
         self.classifier = classifier
         self.detector = make_detector(detector) if isinstance(detector, str) else detector
         self.min_face = min_face

@@ -16,7 +16,10 @@ from fer_core.errors import ModelNotFoundError
 
 #: Folder of shipped models; ``FER_CORE_MODELS`` points elsewhere.
 MODELS_DIR = Path(os.environ.get("FER_CORE_MODELS", Path(__file__).resolve().parents[1] / "models"))
-DEFAULT_MODEL = "vgg-small"
+#: The most accurate shipped model: what ``EmotionClassifier.load()`` gives.
+DEFAULT_MODEL = "accurate"
+#: The shipped model built for speed: what live and video analysis use unless told otherwise.
+LIVE_MODEL = "fast"
 MODEL_FILE = "model.keras"
 
 
@@ -37,10 +40,10 @@ def resolve_model_path(path: str | os.PathLike[str] | None = None) -> Path:
     return candidate
 
 
-def model_names() -> list[str]:
-    """Names of the shipped models, the default first."""
+def model_names(first: str = DEFAULT_MODEL) -> list[str]:
+    """Names of the shipped models, ``first`` (if shipped) ahead of the rest."""
     names = sorted(p.parent.name for p in MODELS_DIR.glob(f"*/{MODEL_FILE}"))
-    return sorted(names, key=lambda name: name != DEFAULT_MODEL)
+    return sorted(names, key=lambda name: name != first)
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--detector", default=Settings.detector, choices=sorted(DETECTORS))
     parser.add_argument(
-        "--model", metavar="M", help="model name, folder or .keras file (default: shipped)"
+        "--model", metavar="M", help="model name, folder or .keras file (default: fast)"
     )
     parser.add_argument("--annotate", action="store_true", help="also write annotated.mp4")
     parser.add_argument("--blur", action="store_true", help="blur faces in it (implies --annotate)")

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=360)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--model", help="model name, folder or .keras file")
+    parser.add_argument("--model", help="model name, folder or .keras file (default: fast)")
     parser.add_argument("--detector", default="haar", choices=sorted(DETECTORS))
     parser.add_argument("--classify-every", type=float, default=0.0)
     parser.add_argument(

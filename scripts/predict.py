@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from fer_core.analyzer import FrameAnalyzer
+from fer_core.catalog import DEFAULT_MODEL
 from fer_core.errors import FerCoreError
 
 
@@ -35,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("images", nargs="*", help="image files (default: a sample photo)")
     parser.add_argument(
-        "--model", help="model name, folder or .keras file (default: shipped model)"
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"model name, folder or .keras file (default: {DEFAULT_MODEL})",
     )
     parser.add_argument(
         "--crops", action="store_true", help="images are face crops: skip detection"

@@ -67,7 +67,8 @@ def test_test_time_augmentation_keeps_the_contract(clf, astronaut_face, tta):
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     # Both TTAs use a mirror-symmetric set of views: a face and its mirror score the same.
     np.testing.assert_allclose(probs[0], probs[1], atol=1e-5)
-    assert not np.allclose(probs[0], clf.predict_proba([astronaut_face])[0], atol=1e-6)
+    single = clf.predict_proba([astronaut_face], tta=None)[0]
+    assert not np.allclose(probs[0], single, atol=1e-6), "views change the answer"
 
 
 def test_unknown_tta_is_rejected(clf, astronaut_face):
@@ -99,3 +100,19 @@ def test_a_model_can_ship_with_its_own_test_time_augmentation(tmp_path, astronau
     np.testing.assert_allclose(clf.predict_proba(faces), clf.predict_proba(faces, tta="flip"))
     single = clf.predict_proba(faces, tta=None)
     assert not np.allclose(single, clf.predict_proba(faces)), "None asks for one view"
+
+
+def test_both_shipped_models_load_by_name():
+    from fer_core.analyzer import FrameAnalyzer
+    from fer_core.catalog import LIVE_MODEL, model_names
+
+    assert {DEFAULT_MODEL, LIVE_MODEL} <= set(model_names())
+    assert DEFAULT_MODEL == "accurate" and LIVE_MODEL == "fast"
+    fast = EmotionClassifier.load(LIVE_MODEL)
+    assert fast.runtime == "litert", "the live model ships its LiteRT copy"
+    assert FrameAnalyzer().classifier.metadata == fast.metadata, "live analysis uses fast"
+    faces = np.random.default_rng(9).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    for clf in (fast, EmotionClassifier.load(DEFAULT_MODEL)):
+        probs = clf.predict_proba(faces)
+        assert probs.shape == (3, 7)
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)

@@ -12,6 +12,7 @@ import streamlit_webrtc.component
 from streamlit.testing.v1 import AppTest
 
 from fer_core import analytics
+from fer_core.catalog import DEFAULT_MODEL
 from fer_core.sessions import SessionStore
 from fer_core.synthetic import scene, write_demo_video
 
@@ -174,7 +175,7 @@ def test_sessions_open_rename_export_compare_delete(app, database):
 def test_model_page_shows_the_shipped_figures(app):
     _open(app, "model")
     metrics = _metrics(app)
-    shipped = json.loads((APP.parents[1] / "models" / "vgg-small" / "metrics.json").read_text())
+    shipped = json.loads((APP.parents[1] / "models" / DEFAULT_MODEL / "metrics.json").read_text())
     assert metrics["Accuracy"] == f"{shipped['accuracy']:.1%}"
     assert metrics["Test images"] == f"{shipped['n_images']:,}"
     assert len(app.dataframe[0].value) == 7

@@ -24,6 +24,12 @@ else:
     accuracy.metric("Accuracy", f"{metrics['accuracy']:.1%}")
     macro_f1.metric("Macro F1", f"{metrics['macro_f1']:.3f}")
     images.metric("Test images", f"{metrics['n_images']:,}")
+    if "faces_per_second" in metrics:
+        runtime = metrics.get("runtime", "keras")
+        st.caption(
+            f"Speed in that evaluation: {metrics['faces_per_second']:,.0f} faces/s "
+            f"({runtime}, {metrics.get('precision', 'float32')}, batches of 256)."
+        )
     views = metrics.get("tta") or {}
     default_tta = metrics.get("default_tta")
     if default_tta:
