@@ -18,6 +18,18 @@ class Interrupted(Exception):
     """Stands in for a session ending mid-run."""
 
 
+def _interrupt_after_first_epoch(monkeypatch):
+    """Make a run raise ``Interrupted`` after its first epoch; returns the original hook."""
+    original = training.EpochLog.on_epoch_end
+
+    def stop_after_first_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)
+        raise Interrupted
+
+    monkeypatch.setattr(training.EpochLog, "on_epoch_end", stop_after_first_epoch)
+    return original
+
+
 def _config(root, out, cache_dir, **kwargs) -> TrainConfig:
     settings = {"arch": "vgg", "epochs": 2, "batch_size": 8, "val_fraction": 0.25} | kwargs
     return TrainConfig(data=str(root), out=str(out), cache_dir=str(cache_dir), **settings)
@@ -28,13 +40,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(
 ):
     root = folder_dataset(per_class=4)
     out = tmp_path / "run"
-    original = training.EpochLog.on_epoch_end
-
-    def stop_after_first_epoch(self, epoch, logs=None):
-        original(self, epoch, logs)
-        raise Interrupted
-
-    monkeypatch.setattr(training.EpochLog, "on_epoch_end", stop_after_first_epoch)
+    original = _interrupt_after_first_epoch(monkeypatch)
     with pytest.raises(Interrupted):
         train(_config(root, out, cache_dir))
     assert (out / training.BACKUP_DIR).is_dir(), "a checkpoint is written every epoch"
@@ -198,13 +204,7 @@ def test_a_time_budgeted_run_records_its_plan(folder_dataset, tmp_path, cache_di
 def test_resuming_a_budgeted_run_needs_a_budget(folder_dataset, tmp_path, cache_dir, monkeypatch):
     root = folder_dataset(per_class=4)
     out = tmp_path / "run"
-    original = training.EpochLog.on_epoch_end
-
-    def stop_after_first_epoch(self, epoch, logs=None):
-        original(self, epoch, logs)
-        raise Interrupted
-
-    monkeypatch.setattr(training.EpochLog, "on_epoch_end", stop_after_first_epoch)
+    original = _interrupt_after_first_epoch(monkeypatch)
     with pytest.raises(Interrupted):
         train(_config(root, out, cache_dir, epochs=3, time_budget_s=600.0))
     with pytest.raises(RunDirectoryError, match="--time-budget"):
