@@ -16,9 +16,11 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from fer_core.catalog import MODEL_FILE, resolve_model_path
 from fer_core.errors import InvalidInputError
 from fer_core.labels import CLASSES
 from fer_core.litert import LITERT_FILE
+from fer_core.training import validation_settings
 
 
 def average_models(
@@ -63,8 +65,6 @@ def save_ensemble(
     Members must share classes and the validation split they were trained without, so that
     the ensemble can be calibrated (``scripts/calibrate.py``) on images none of them saw.
     """
-    from fer_core.catalog import resolve_model_path
-
     files = [resolve_model_path(m) for m in members]
     configs = [_folder_config(f) for f in files]
     classes = {_classes_of(f) for f in files}
@@ -73,7 +73,7 @@ def save_ensemble(
     preprocessing = {json.dumps(c.get("preprocessing", {}), sort_keys=True) for c in configs}
     if len(preprocessing) != 1:
         raise InvalidInputError(f"ensemble members preprocess differently: {preprocessing}")
-    splits = {_split_of(c) for c in configs}
+    splits = {validation_settings(c) for c in configs}
     if len(splits) != 1:
         raise InvalidInputError(
             f"ensemble members were validated on different splits {sorted(splits)}; "
@@ -84,7 +84,7 @@ def save_ensemble(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / LITERT_FILE).unlink(missing_ok=True)  # made from whatever was here before
-    model.save(out / "model.keras")
+    model.save(out / MODEL_FILE)
     (out / "classes.json").write_text(json.dumps(list(classes.pop())))
     config = {
         "config": {"arch": "ensemble", "val_fraction": fraction, "split_seed": split_seed},
@@ -101,7 +101,7 @@ def save_ensemble(
         "inference": {"tta": tta},
     }
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    return out / "model.keras"
+    return out / MODEL_FILE
 
 
 def _classes_of(model_file: Path) -> tuple[str, ...]:
@@ -112,9 +112,3 @@ def _classes_of(model_file: Path) -> tuple[str, ...]:
 def _folder_config(model_file: Path) -> dict:
     config_file = model_file.parent / "config.json"
     return json.loads(config_file.read_text()) if config_file.is_file() else {}
-
-
-def _split_of(config: dict) -> tuple[float, int]:
-    trained = config.get("config", {})
-    seed = trained.get("split_seed", trained.get("seed", 1337))
-    return float(trained.get("val_fraction", 0.1)), int(seed)

@@ -26,7 +26,7 @@ from fer_core.data import FerDataset, load_dataset, to_arrays
 from fer_core.errors import DatasetError
 from fer_core.labels import CLASSES
 from fer_core.reports import write_report
-from fer_core.training import split_train_val
+from fer_core.training import split_train_val, validation_settings
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict:
@@ -133,11 +133,6 @@ def evaluate_saved_model(
 VALIDATION_SPLIT = "val"
 
 
-def _validation_settings(classifier: EmotionClassifier) -> tuple[float, int]:
-    trained = classifier.metadata.get("config", {})
-    return trained.get("val_fraction", 0.1), trained.get("split_seed", trained.get("seed", 1337))
-
-
 def validation_split(
     classifier: EmotionClassifier, dataset: FerDataset
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +145,7 @@ def validation_split(
             "without (config.val_fraction and split_seed), so no split of train/ is safe to "
             "score or calibrate on"
         )
-    fraction, seed = _validation_settings(classifier)
+    fraction, seed = validation_settings(classifier.metadata)
     images, codes = to_arrays(dataset.train)
     _, x_val, _, y_val = split_train_val(images, codes, fraction, seed)
     return x_val, np.array(CLASSES)[y_val]
@@ -170,7 +165,7 @@ def calibrate_saved_model(
     """
     model_file = resolve_model_path(model)
     classifier = EmotionClassifier.load(model_file)
-    fraction, seed = _validation_settings(classifier)
+    fraction, seed = validation_settings(classifier.metadata)
     x_val, names = validation_split(classifier, load_dataset(data, cache_dir=cache_dir))
     labels = np.array([classifier.classes.index(name) for name in names])
     probs = classifier.predict_proba(x_val, calibrated=False)

@@ -115,27 +115,24 @@ class LiteRTRunner:
     def __init__(self, path: str | os.PathLike[str], num_threads: int | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        self.path = Path(path)
-        self._content = self.path.read_bytes()
+        self._content = Path(path).read_bytes()
         self._threads = num_threads or len(os.sched_getaffinity(0)) or 1
         self._make = Interpreter
-        self._interpreters: dict[int, object] = {}
+        self._interpreters: dict[int, tuple[object, int, int]] = {}
         self._lock = threading.Lock()
-        probe = self._interpreter(1)
-        self.input_shape = tuple(probe.get_input_details()[0]["shape"][1:])
-        self.outputs = int(probe.get_output_details()[0]["shape"][-1])
+        self.outputs = int(self._interpreter(1)[0].get_output_details()[0]["shape"][-1])
 
-    def _interpreter(self, size: int):
-        interpreter = self._interpreters.get(size)
-        if interpreter is None:
+    def _interpreter(self, size: int) -> tuple[object, int, int]:
+        """The interpreter planned for batches of ``size``, with its input and output index."""
+        entry = self._interpreters.get(size)
+        if entry is None:
             interpreter = self._make(model_content=self._content, num_threads=self._threads)
-            index = interpreter.get_input_details()[0]["index"]
-            interpreter.resize_tensor_input(
-                index, [size, *interpreter.get_input_details()[0]["shape"][1:]]
-            )
+            (given,) = interpreter.get_input_details()
+            interpreter.resize_tensor_input(given["index"], [size, *given["shape"][1:]])
             interpreter.allocate_tensors()
-            self._interpreters[size] = interpreter
-        return interpreter
+            output = interpreter.get_output_details()[0]["index"]
+            entry = self._interpreters[size] = (interpreter, given["index"], output)
+        return entry
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
@@ -148,8 +145,8 @@ class LiteRTRunner:
         if size != n:
             chunk = np.concatenate([chunk, np.zeros((size - n, *chunk.shape[1:]), np.float32)])
         with self._lock:
-            interpreter = self._interpreter(size)
-            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], chunk)
+            interpreter, given, output = self._interpreter(size)
+            interpreter.set_tensor(given, chunk)
             interpreter.invoke()
-            out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+            out = interpreter.get_tensor(output)
         return out[:n].astype(np.float32, copy=True)

@@ -108,7 +108,6 @@ class Recipe:
     """An architecture and the training defaults that suit it."""
 
     build: Callable[..., keras.Model]
-    description: str = ""
     optimizer: str = "adam"
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
@@ -134,10 +133,11 @@ _LONG = {
 }
 
 RECIPES: dict[str, Recipe] = {
-    "baseline": Recipe(baseline, "the seed's Sequential CNN (4.2M parameters)"),
+    # The seed's Sequential CNN (4.2M parameters).
+    "baseline": Recipe(baseline),
+    # BN-VGG 32-64-128-256 (1.2M parameters), geometric augmentation: the shipped models.
     "vgg": Recipe(
         vgg,
-        "BN-VGG 32-64-128-256 (1.2M parameters), geometric augmentation",
         optimizer="adamw",
         learning_rate=2e-3,
         weight_decay=1e-4,
@@ -146,9 +146,9 @@ RECIPES: dict[str, Recipe] = {
         cosine=True,
         epochs=75,
     ),
+    # BN-VGG 64-128-256-512 (4.7M parameters), geometric augmentation.
     "vgg-wide": Recipe(
         partial(vgg, widths=(64, 128, 256, 512), name="vgg_wide"),
-        "BN-VGG 64-128-256-512 (4.7M parameters), geometric augmentation",
         optimizer="adamw",
         learning_rate=2e-3,
         weight_decay=1e-4,
@@ -158,22 +158,18 @@ RECIPES: dict[str, Recipe] = {
         epochs=40,
         mixed_precision=True,
     ),
+    # BN-VGG 36-72-144-288 (1.6M parameters), geometric + photometric augmentation and
+    # random erasing: against the over-fitting that long vgg runs show.
     "vgg-m": Recipe(
         partial(vgg, widths=(36, 72, 144, 288), strong_augmentation=True, name="vgg_m"),
-        "BN-VGG 36-72-144-288 (1.5M parameters), geometric + photometric augmentation and "
-        "random erasing; three of them make the accurate ensemble",
         **_LONG,
     ),
-    "vgg-m-basic": Recipe(
-        partial(vgg, widths=(36, 72, 144, 288), name="vgg_m_basic"),
-        "vgg-m with geometric augmentation only (the augmentation ablation)",
-        **_LONG,
-    ),
-    "fast": Recipe(
-        partial(vgg, widths=(24, 48, 96, 192), convs=(1, 2, 2, 2), name="fast"),
-        "BN-VGG 24-48-96-192 with one convolution at full resolution (0.7M parameters, "
-        "a quarter of vgg's multiply-adds), for live video",
-        **_LONG,
+    # vgg-m with geometric augmentation only: the augmentation ablation.
+    "vgg-m-basic": Recipe(partial(vgg, widths=(36, 72, 144, 288), name="vgg_m_basic"), **_LONG),
+    # BN-VGG 24-48-96-192 with one convolution at full resolution (0.7M parameters, under
+    # half of vgg's multiply-adds): a candidate for an even faster live model.
+    "vgg-tiny": Recipe(
+        partial(vgg, widths=(24, 48, 96, 192), convs=(1, 2, 2, 2), name="vgg_tiny"), **_LONG
     ),
 }
 

@@ -118,6 +118,14 @@ def split_train_val(
     )
 
 
+def validation_settings(metadata: dict) -> tuple[float, int]:
+    """(fraction, split seed) of the validation split a saved model's ``config.json`` names;
+    runs from before ``split_seed`` existed split with their ``seed``."""
+    trained = metadata.get("config", {})
+    seed = trained.get("split_seed", trained.get("seed", 1337))
+    return float(trained.get("val_fraction", 0.1)), int(seed)
+
+
 def soft_targets(
     teachers: Sequence[str | os.PathLike[str] | None],
     images: np.ndarray,

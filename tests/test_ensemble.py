@@ -26,7 +26,7 @@ def _member(folder, arch: str, seed: int, split_seed: int = 1337):
 
 @pytest.fixture
 def members(tmp_path):
-    return [_member(tmp_path / "a", "fast", 1), _member(tmp_path / "b", "vgg", 2)]
+    return [_member(tmp_path / "a", "vgg-tiny", 1), _member(tmp_path / "b", "vgg", 2)]
 
 
 def test_output_is_the_mean_of_the_members(members):
@@ -67,10 +67,10 @@ def test_bfloat16_ensemble_keeps_probabilities_in_float32(members):
 
 
 def test_members_must_share_their_validation_split(tmp_path, members):
-    other = _member(tmp_path / "c", "fast", 3, split_seed=7)
+    other = _member(tmp_path / "c", "vgg-tiny", 3, split_seed=7)
     with pytest.raises(InvalidInputError, match="--split-seed"):
         save_ensemble([members[0], other], tmp_path / "ens")
-    reordered = _member(tmp_path / "d", "fast", 4)
+    reordered = _member(tmp_path / "d", "vgg-tiny", 4)
     (reordered / "classes.json").write_text(json.dumps(list(reversed(CLASSES))))
     with pytest.raises(InvalidInputError, match="different classes"):
         save_ensemble([members[0], reordered], tmp_path / "ens")

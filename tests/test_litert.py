@@ -18,7 +18,7 @@ from fer_core.models import build_model
 def model_dir(tmp_path_factory):
     keras.utils.set_random_seed(0)
     folder = tmp_path_factory.mktemp("model")
-    model = build_model("fast")  # augmentation layers inside: they must vanish at inference
+    model = build_model("vgg-tiny")  # augmentation layers inside: they must vanish at inference
     model.save(folder / "model.keras")
     (folder / "classes.json").write_text(json.dumps(list(CLASSES)))
     export_model_litert(folder / "model.keras")
@@ -68,7 +68,7 @@ def test_a_litert_file_from_another_keras_model_is_not_used(model_dir, tmp_path)
     replaced = tmp_path / "replaced"
     shutil.copytree(model_dir, replaced)
     keras.utils.set_random_seed(1)
-    build_model("fast").save(replaced / "model.keras")  # retrained, tflite left behind
+    build_model("vgg-tiny").save(replaced / "model.keras")  # retrained, tflite left behind
     with pytest.warns(UserWarning, match=r"older model\.keras"):
         assert EmotionClassifier.load(replaced).runtime == "keras"
     with pytest.raises(ModelNotFoundError, match=r"older model\.keras"):

@@ -193,7 +193,7 @@ def test_epoch_budget_plans_the_cosine_schedule_to_end_in_time(tmp_path, monkeyp
 def test_a_time_budgeted_run_records_its_plan(folder_dataset, tmp_path, cache_dir):
     root = folder_dataset(per_class=4)
     result = train(
-        _config(root, tmp_path / "run", cache_dir, arch="fast", epochs=50, time_budget_s=0.001)
+        _config(root, tmp_path / "run", cache_dir, arch="vgg-tiny", epochs=50, time_budget_s=0.001)
     )
     history = pd.read_csv(tmp_path / "run" / training.HISTORY_FILE)
     assert len(history) == 2, "the budget stops the run once an epoch has been timed"
