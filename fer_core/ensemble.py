@@ -22,6 +22,8 @@ from fer_core.labels import CLASSES
 from fer_core.litert import LITERT_FILE
 from fer_core.training import validation_settings
 
+MEAN_LAYER = "mean_probabilities"
+
 
 def average_models(
     members: Sequence[keras.Model | str | os.PathLike[str]], name: str = "ensemble"
@@ -30,20 +32,32 @@ def average_models(
 
     Members are models or ``.keras`` files with the same input shape and classes; each is
     copied under its own name (``member_0``, ``member_1``, ...) so their layers never clash.
+    A member that is itself an ensemble joins as its networks, so every network weighs the
+    same: growing an ensemble by one network is ``average_models([old, new])``.
     """
-    if len(members) < 2:
-        raise InvalidInputError(f"an ensemble needs at least two members, got {len(members)}")
     loaded = [
-        m if isinstance(m, keras.Model) else keras.models.load_model(m, compile=False)
+        network
         for m in members
+        for network in _networks(
+            m if isinstance(m, keras.Model) else keras.models.load_model(m, compile=False)
+        )
     ]
+    if len(loaded) < 2:
+        raise InvalidInputError(f"an ensemble needs at least two members, got {len(loaded)}")
     shapes = {(tuple(m.input_shape[1:]), m.output_shape[-1]) for m in loaded}
     if len(shapes) != 1:
         raise InvalidInputError(f"ensemble members differ in input or output shape: {shapes}")
     inputs = keras.Input(loaded[0].input_shape[1:])
     outputs = [_renamed(m, f"member_{i}")(inputs) for i, m in enumerate(loaded)]
-    mean = layers.Average(dtype="float32", name="mean_probabilities")(outputs)
+    mean = layers.Average(dtype="float32", name=MEAN_LAYER)(outputs)
     return keras.Model(inputs, mean, name=name)
+
+
+def _networks(model: keras.Model) -> list[keras.Model]:
+    """The networks an ensemble made by ``average_models`` averages, or ``[model]``."""
+    if model.layers and model.layers[-1].name == MEAN_LAYER:
+        return [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return [model]
 
 
 def _renamed(model: keras.Model, name: str) -> keras.Model:
@@ -89,12 +103,7 @@ def save_ensemble(
     config = {
         "config": {"arch": "ensemble", "val_fraction": fraction, "split_seed": split_seed},
         "members": [
-            {
-                "model": f.parent.name,
-                "arch": c.get("config", {}).get("arch"),
-                "params": c.get("params"),
-            }
-            for f, c in zip(files, configs, strict=True)
+            entry for f, c in zip(files, configs, strict=True) for entry in _member_entries(f, c)
         ],
         "params": model.count_params(),
         "preprocessing": configs[0].get("preprocessing", {}),
@@ -102,6 +111,19 @@ def save_ensemble(
     }
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     return out / MODEL_FILE
+
+
+def _member_entries(model_file: Path, config: dict) -> list[dict]:
+    """What ``config.json`` records of a member: an ensemble's own entries, as it joins flat."""
+    if "members" in config:
+        return config["members"]
+    return [
+        {
+            "model": model_file.parent.name,
+            "arch": config.get("config", {}).get("arch"),
+            "params": config.get("params"),
+        }
+    ]
 
 
 def _classes_of(model_file: Path) -> tuple[str, ...]:

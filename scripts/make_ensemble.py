@@ -2,12 +2,14 @@
 
 Writes a model folder that every script, ``EmotionClassifier`` and the dashboard use like any
 other model; ``--tta`` sets the test-time augmentation ``predict_proba`` applies by default.
+A member that is an ensemble joins as its networks, each weighing the same as the others.
 Then calibrate and evaluate it as usual (``scripts/calibrate.py``, ``scripts/evaluate.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from fer_core.ensemble import save_ensemble
@@ -24,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         path = save_ensemble(args.members, args.out, args.tta)
     except FerCoreError as error:
         parser.exit(2, f"error: {error}\n")
-    print(f"saved {path} ({len(args.members)} members)")
+    members = json.loads((path.parent / "config.json").read_text())["members"]
+    print(f"saved {path}: {', '.join(m['model'] for m in members)}")
     return 0
 
 

@@ -76,3 +76,21 @@ def test_members_must_share_their_validation_split(tmp_path, members):
         save_ensemble([members[0], reordered], tmp_path / "ens")
     with pytest.raises(InvalidInputError, match="at least two"):
         average_models([members[0] / "model.keras"])
+
+
+def test_an_ensemble_member_joins_as_its_networks(members, tmp_path):
+    save_ensemble(members, tmp_path / "pair")
+    third = _member(tmp_path / "c", "vgg-tiny", 3)
+    save_ensemble([tmp_path / "pair", third], tmp_path / "trio")
+    trio = keras.models.load_model(tmp_path / "trio" / "model.keras")
+    assert [layer.name for layer in trio.layers if isinstance(layer, keras.Model)] == [
+        "member_0",
+        "member_1",
+        "member_2",
+    ]
+    saved = json.loads((tmp_path / "trio" / "config.json").read_text())
+    assert [m["model"] for m in saved["members"]] == ["a", "b", "c"]
+    networks = [keras.models.load_model(m / "model.keras") for m in [*members, third]]
+    faces = np.random.default_rng(3).random((5, 48, 48, 1), dtype=np.float32)
+    expected = np.mean([n.predict_on_batch(faces) for n in networks], axis=0)
+    np.testing.assert_allclose(trio.predict_on_batch(faces), expected, atol=1e-6)
