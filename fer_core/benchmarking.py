@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import av
 import numpy as np
 
 from fer_core.analyzer import Face, FrameAnalyzer, box_iou
-from fer_core.classifier import EmotionClassifier
+from fer_core.classifier import MODEL_DEFAULT, TTA, EmotionClassifier
 from fer_core.detection import HaarFaceDetector, crop_faces
 from fer_core.preprocessing import preprocess
 
@@ -111,12 +112,18 @@ def reference_speed(classifier: EmotionClassifier, frames: list[np.ndarray]) -> 
     return PipelineSpeed(len(frames), time.perf_counter() - start, faces, stages)
 
 
-def classification_speed(classifier: EmotionClassifier, batch: int, seconds: float = 2.0) -> float:
-    """``predict_proba`` faces per second at a given batch size."""
+def classification_speed(
+    classifier: EmotionClassifier,
+    batch: int,
+    seconds: float = 2.0,
+    tta: TTA | Literal["model"] | None = MODEL_DEFAULT,
+) -> float:
+    """``predict_proba`` faces per second at a given batch size, with the model's own
+    test-time views unless ``tta`` picks others (``None``: a single view)."""
     faces = np.random.default_rng(0).integers(0, 256, (batch, 48, 48), dtype=np.uint8)
-    classifier.predict_proba(faces)
+    classifier.predict_proba(faces, tta=tta)
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        classifier.predict_proba(faces)
+        classifier.predict_proba(faces, tta=tta)
         done += batch
     return done / (time.perf_counter() - start)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from fer_core.analyzer import Face, box_iou
-from fer_core.benchmarking import agreement
+from fer_core.benchmarking import agreement, classification_speed
+from fer_core.classifier import MODEL_DEFAULT
 
 
 def _face(box, label="happy", classified=True) -> Face:
@@ -40,3 +41,23 @@ def test_agreement_of_identical_runs_and_of_nothing():
     assert math.isnan(empty.found) and math.isnan(empty.same_label)
     with pytest.raises(ValueError):
         agreement([[]], [])
+
+
+class _CountingClassifier:
+    """Records the views each call asks for; the speed loop needs nothing else."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, object]] = []
+
+    def predict_proba(self, faces, tta=MODEL_DEFAULT):
+        self.calls.append((len(faces), tta))
+        return np.full((len(faces), 7), 1 / 7, np.float32)
+
+
+@pytest.mark.parametrize("tta", [MODEL_DEFAULT, None, "flip"])
+def test_classification_speed_counts_faces_with_the_views_asked_for(tta):
+    classifier = _CountingClassifier()
+    speed = classification_speed(classifier, batch=8, seconds=0.02, tta=tta)
+    assert len(classifier.calls) >= 2  # one warm-up call, then the timed ones
+    assert set(classifier.calls) == {(8, tta)}
+    assert speed > 0
