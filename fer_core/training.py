@@ -30,6 +30,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from fer_core.data import FerDataset, load_dataset, to_arrays
 from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
+from fer_core.mixup import MixupBatches
 from fer_core.models import RECIPES, build_model
 from fer_core.preprocessing import preprocess
 
@@ -70,6 +71,7 @@ class TrainConfig:
     time_budget_s: float | None = None  # plan the epochs to end within this (see EpochBudget)
     teachers: list[str] = field(default_factory=list)  # distil from these (see soft_targets)
     teacher_weight: float = 0.5
+    mixup: float = 0.0  # Beta(alpha, alpha) of mixup blends; 0 trains on single faces
     resume: bool = False
     cache_dir: str | None = None
     recipe: dict = field(default_factory=dict)
@@ -80,6 +82,8 @@ class TrainConfig:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(RECIPES)}")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ValueError(f"the time budget must be positive, got {self.time_budget_s} s")
+        if self.mixup < 0:
+            raise ValueError(f"mixup alpha must be positive (or 0: off), got {self.mixup}")
         recipe = RECIPES[self.arch]
         settings = {k: v for k, v in asdict(recipe).items() if k != "build"}
         if self.learning_rate is not None:
@@ -279,6 +283,7 @@ _RUN_IDENTITY = (
     "init_from",
     "teachers",
     "teacher_weight",
+    "mixup",
 )
 
 
@@ -290,6 +295,7 @@ def _prepare_run_dir(out: Path, config: TrainConfig) -> None:
             raise RunDirectoryError(f"nothing to resume in {out}{done}; run without --resume")
         saved = json.loads((out / CONFIG_FILE).read_text())["config"]
         saved.setdefault("split_seed", saved.get("seed"))  # runs from before split_seed
+        saved.setdefault("mixup", 0.0)  # runs from before mixup
         if saved.get("time_budget_s") and not config.time_budget_s:
             raise RunDirectoryError(
                 f"{out} was planned by a time budget; resume it with --time-budget MINUTES "
@@ -447,12 +453,16 @@ def train(config: TrainConfig) -> TrainResult:
             len(x_val),
             config.epochs,
         )
+        if config.mixup:
+            fit_data = {
+                "x": MixupBatches(x_train, y_targets, config.batch_size, config.mixup, config.seed)
+            }
+        else:
+            fit_data = {"x": x_train, "y": y_targets, "batch_size": config.batch_size}
         model.fit(
-            x_train,
-            y_targets,
+            **fit_data,
             validation_data=(x_val, keras.utils.to_categorical(y_val, num_classes)),
             epochs=config.epochs,
-            batch_size=config.batch_size,
             class_weight=class_weight,
             callbacks=_callbacks(out, config, start),
             verbose=1 if sys.stdout.isatty() else 2,

@@ -54,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0.5,
         help="share of the teacher's probabilities in each target (default: 0.5)",
     )
+    parser.add_argument(
+        "--mixup",
+        type=float,
+        default=0.0,
+        metavar="ALPHA",
+        help="blend each face with another (mixup, Beta(ALPHA, ALPHA)); 0.2 is typical",
+    )
     parser.add_argument("--cache-dir", help="where decoded datasets are cached")
     args = parser.parse_args(argv)
 
@@ -78,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 time_budget_s=args.time_budget * 60 if args.time_budget else None,
                 teachers=args.teacher,
                 teacher_weight=args.teacher_weight,
+                mixup=args.mixup,
                 resume=args.resume,
                 cache_dir=args.cache_dir,
             )
