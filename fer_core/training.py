@@ -67,6 +67,7 @@ class TrainConfig:
     learning_rate: float | None = None  # None: the recipe's
     weight_decay: float | None = None  # None: the recipe's
     warmup_epochs: int | None = None  # None: the recipe's
+    mixed_precision: bool | None = None  # bfloat16 compute; None: the recipe's
     class_weight: bool = False
     time_budget_s: float | None = None  # plan the epochs to end within this (see EpochBudget)
     teachers: list[str] = field(default_factory=list)  # distil from these (see soft_targets)
@@ -92,6 +93,8 @@ class TrainConfig:
             settings["weight_decay"] = self.weight_decay
         if self.warmup_epochs is not None:
             settings["warmup_epochs"] = self.warmup_epochs
+        if self.mixed_precision is not None:
+            settings["mixed_precision"] = self.mixed_precision
         patience = self.patience
         if patience is None:
             # Early stopping cuts a cosine schedule before its low-rate end, where most of the

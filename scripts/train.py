@@ -41,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         help="plan the number of epochs (at most --epochs) and the cosine schedule to finish "
         "within this many minutes, measured from the start",
     )
+    parser.add_argument(
+        "--bfloat16",
+        action=argparse.BooleanOptionalAction,
+        help="compute in bfloat16, weights in float32 (default: the recipe's; about 1.5x "
+        "faster on CPUs with AVX-512 BF16 and on accelerators)",
+    )
     parser.add_argument("--class-weight", action="store_true", help="balance class weights")
     parser.add_argument(
         "--teacher",
@@ -81,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                 learning_rate=args.learning_rate,
                 weight_decay=args.weight_decay,
                 warmup_epochs=args.warmup_epochs,
+                mixed_precision=args.bfloat16,
                 class_weight=args.class_weight,
                 time_budget_s=args.time_budget * 60 if args.time_budget else None,
                 teachers=args.teacher,

@@ -113,6 +113,14 @@ def test_weight_decay_override_is_recorded_in_the_recipe():
     assert config.recipe["weight_decay"] == 0.05
 
 
+def test_precision_override_is_recorded_in_the_recipe():
+    assert TrainConfig(data=".", out=".", arch="vgg").resolved().recipe["mixed_precision"] is False
+    config = TrainConfig(data=".", out=".", arch="vgg", mixed_precision=True).resolved()
+    assert config.recipe["mixed_precision"] is True
+    wide = TrainConfig(data=".", out=".", arch="vgg-wide", mixed_precision=False).resolved()
+    assert wide.recipe["mixed_precision"] is False
+
+
 def test_soft_targets_mix_the_teachers_probabilities_with_the_labels():
     faces = np.random.default_rng(1).integers(0, 256, (6, 48, 48), dtype=np.uint8)
     labels = np.array([0, 1, 2, 3, 4, 5])
