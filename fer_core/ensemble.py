@@ -20,6 +20,7 @@ from fer_core.catalog import MODEL_FILE, resolve_model_path
 from fer_core.errors import InvalidInputError
 from fer_core.labels import CLASSES
 from fer_core.litert import LITERT_FILE
+from fer_core.storage import WeightsDtype, save_model
 from fer_core.training import validation_settings
 
 MEAN_LAYER = "mean_probabilities"
@@ -72,12 +73,15 @@ def save_ensemble(
     members: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     tta: str | None = None,
+    weights: WeightsDtype = "float32",
 ) -> Path:
     """Write an ensemble of saved models as a model folder: ``model.keras``, ``classes.json``
     and a ``config.json`` recording the members and the test-time augmentation to use.
 
     Members must share classes and the validation split they were trained without, so that
     the ensemble can be calibrated (``scripts/calibrate.py``) on images none of them saw.
+    ``weights="float16"`` halves the file (``fer_core.storage``), so that more members fit
+    a repository's size limit; the ensemble is then evaluated as it is stored.
     """
     files = [resolve_model_path(m) for m in members]
     configs = [_folder_config(f) for f in files]
@@ -98,7 +102,7 @@ def save_ensemble(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / LITERT_FILE).unlink(missing_ok=True)  # made from whatever was here before
-    model.save(out / MODEL_FILE)
+    save_model(model, out / MODEL_FILE, weights)
     (out / "classes.json").write_text(json.dumps(list(classes.pop())))
     config = {
         "config": {"arch": "ensemble", "val_fraction": fraction, "split_seed": split_seed},
@@ -108,6 +112,7 @@ def save_ensemble(
         "params": model.count_params(),
         "preprocessing": configs[0].get("preprocessing", {}),
         "inference": {"tta": tta},
+        "weights_dtype": weights,
     }
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     return out / MODEL_FILE

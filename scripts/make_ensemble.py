@@ -21,9 +21,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("members", nargs="+", help="model names, folders or .keras files")
     parser.add_argument("--out", required=True, help="model folder to write")
     parser.add_argument("--tta", choices=["flip", "tencrop"], help="default test-time views")
+    parser.add_argument(
+        "--weights",
+        choices=["float32", "float16"],
+        default="float32",
+        help="how the weights are stored: float16 halves the file, answers barely move",
+    )
     args = parser.parse_args(argv)
     try:
-        path = save_ensemble(args.members, args.out, args.tta)
+        path = save_ensemble(args.members, args.out, args.tta, args.weights)
     except FerCoreError as error:
         parser.exit(2, f"error: {error}\n")
     members = json.loads((path.parent / "config.json").read_text())["members"]

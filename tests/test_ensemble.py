@@ -94,3 +94,18 @@ def test_an_ensemble_member_joins_as_its_networks(members, tmp_path):
     faces = np.random.default_rng(3).random((5, 48, 48, 1), dtype=np.float32)
     expected = np.mean([n.predict_on_batch(faces) for n in networks], axis=0)
     np.testing.assert_allclose(trio.predict_on_batch(faces), expected, atol=1e-6)
+
+
+def test_float16_ensemble_answers_like_the_float32_one(members, tmp_path):
+    save_ensemble(members, tmp_path / "f32", tta="flip")
+    save_ensemble(members, tmp_path / "f16", tta="flip", weights="float16")
+    saved = json.loads((tmp_path / "f16" / "config.json").read_text())
+    assert saved["weights_dtype"] == "float16"
+    full, half = (tmp_path / name / "model.keras" for name in ("f32", "f16"))
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    faces = np.random.default_rng(2).integers(0, 256, (8, 48, 48), dtype=np.uint8)
+    probs = [
+        EmotionClassifier.load(tmp_path / name, precision="float32").predict_proba(faces)
+        for name in ("f32", "f16")
+    ]
+    np.testing.assert_allclose(probs[1], probs[0], atol=2e-3)
