@@ -23,8 +23,10 @@ from fer_core.calibration import (
 )
 from fer_core.classifier import TTA, EmotionClassifier, resolve_model_path
 from fer_core.data import FerDataset, load_dataset, to_arrays
-from fer_core.errors import DatasetError
+from fer_core.errors import DatasetError, InvalidInputError
 from fer_core.labels import CLASSES
+from fer_core.lowres import FACE_SIZES, check_face_size, degrade
+from fer_core.preprocessing import IMAGE_SIZE
 from fer_core.reports import write_report
 from fer_core.training import split_train_val, validation_settings
 
@@ -52,11 +54,66 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequ
     }
 
 
+def accuracy_by_face_size(
+    classifier: EmotionClassifier,
+    images: np.ndarray,
+    labels: np.ndarray,
+    sizes: Sequence[int] = FACE_SIZES,
+    full_size_probs: np.ndarray | None = None,
+) -> dict:
+    """How well ``classifier`` reads ``images`` as faces ``sizes`` px wide would show them
+    (``fer_core.lowres.degrade``: shrunk with area averaging, scaled back up bilinearly), beside
+    the full-size figure: what a room camera's small faces cost.
+
+    ``images``: (N, 48, 48) faces, ``labels`` their codes in ``classifier.classes`` order.
+    Predictions take the model's default path (its own test-time views), as the headline
+    figure does; ``full_size_probs``, that path's probabilities for ``images`` if already at
+    hand, spares computing them again. Returns a JSON-ready dict::
+
+        {"sizes_px": [48, 32, 24, 16, 12],            # full size first, then smaller
+         "accuracy": {"48": 0.70, "32": 0.70, ...},   # keyed by str(size)
+         "macro_f1": {"48": 0.66, "32": 0.66, ...},
+         "n_images": N,
+         "default_tta": "tencrop" | "flip" | None}    # the views every figure used
+    """
+    if len(images) == 0:
+        raise ValueError("cannot evaluate on an empty set of images")
+    if np.ndim(images) < 3 or np.shape(images)[1:3] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise InvalidInputError(
+            f"face sizes are measured on (N, {IMAGE_SIZE}, {IMAGE_SIZE}) faces, "
+            f"got shape {np.shape(images)}"
+        )
+    report: dict = {
+        "sizes_px": _report_sizes(sizes),
+        "accuracy": {},
+        "macro_f1": {},
+        "n_images": len(images),
+        "default_tta": classifier.default_tta,
+    }
+    for size in report["sizes_px"]:
+        if size == IMAGE_SIZE and full_size_probs is not None:
+            probs = full_size_probs
+        else:
+            probs = classifier.predict_proba(degrade(images, size))
+        scored = classification_metrics(labels, probs.argmax(axis=1), classifier.classes)
+        report["accuracy"][str(size)] = scored["accuracy"]
+        report["macro_f1"][str(size)] = scored["macro_f1"]
+    return report
+
+
+def _report_sizes(sizes: Sequence[int]) -> list[int]:
+    """The full size and ``sizes`` (each checked), largest first, each once."""
+    for size in sizes:
+        check_face_size(size, IMAGE_SIZE)
+    return sorted({IMAGE_SIZE, *(int(size) for size in sizes)}, reverse=True)
+
+
 def evaluate(
     classifier: EmotionClassifier,
     images: np.ndarray,
     labels: np.ndarray,
     tta: Sequence[TTA] = (),
+    face_sizes: Sequence[int] = (),
 ) -> dict:
     """Metrics of ``classifier`` on ``images`` as ``predict_proba`` gives them by default,
     plus each requested TTA beside them.
@@ -64,10 +121,13 @@ def evaluate(
     ``labels`` are integer codes in ``classifier.classes`` order. The headline figures (and
     ``faces_per_second``) are the model's default prediction path, its own test-time
     augmentation included; other views are reported under ``"tta"``, the single-view
-    figure (``"none"``) always among them when the default path augments.
+    figure (``"none"``) always among them when the default path augments. ``face_sizes``
+    adds ``"by_face_size"``, the same path's figures on smaller faces
+    (``accuracy_by_face_size``).
     """
     if len(images) == 0:
         raise ValueError("cannot evaluate on an empty set of images")
+    _report_sizes(face_sizes)  # a bad size fails before the costly predictions
     start = time.perf_counter()
     probs = classifier.predict_proba(images)
     seconds = time.perf_counter() - start
@@ -87,6 +147,10 @@ def evaluate(
         tta_probs = classifier.predict_proba(images, tta=mode)
         scored = classification_metrics(labels, tta_probs.argmax(axis=1), classifier.classes)
         metrics["tta"][mode or "none"] = {k: scored[k] for k in ("accuracy", "macro_f1")}
+    if face_sizes:
+        metrics["by_face_size"] = accuracy_by_face_size(
+            classifier, images, labels, face_sizes, full_size_probs=probs
+        )
     return metrics
 
 
@@ -98,12 +162,15 @@ def evaluate_saved_model(
     out: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     offline_html: bool = False,
+    face_sizes: Sequence[int] = FACE_SIZES,
 ) -> tuple[dict, dict[str, Path]]:
     """Load a model and a dataset split, score it, and write the report files.
 
     Reports go to ``out``, by default the model's own folder, so a shipped model keeps its
-    figures beside it.
+    figures beside it. ``metrics.json`` holds ``"by_face_size"`` (``accuracy_by_face_size``)
+    unless ``face_sizes`` is empty.
     """
+    _report_sizes(face_sizes)  # before loading anything
     model_file = resolve_model_path(model)
     classifier = EmotionClassifier.load(model_file)
     dataset = load_dataset(data, cache_dir=cache_dir)
@@ -122,7 +189,7 @@ def evaluate_saved_model(
         raise DatasetError(f"{data} has classes {unknown} that model {model_file} does not know")
     # Codes in the model's own class order, whatever order its classes.json gives.
     labels = np.array([classifier.classes.index(label) for label in names])
-    metrics = evaluate(classifier, images, labels, tta=tta)
+    metrics = evaluate(classifier, images, labels, tta=tta, face_sizes=face_sizes)
     metrics["model"] = model_file.parent.name
     metrics["data"] = {"root": Path(data).name, "split": split, "layout": dataset.layout}
     paths = write_report(metrics, Path(out) if out else model_file.parent, offline_html)

@@ -30,6 +30,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from fer_core.data import FerDataset, load_dataset, to_arrays
 from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
+from fer_core.lowres import TRAINING_SIZES, LowResBatches, ShuffledBatches
 from fer_core.mixup import MixupBatches
 from fer_core.models import RECIPES, build_model
 from fer_core.preprocessing import preprocess
@@ -48,6 +49,14 @@ class RunDirectoryError(FerCoreError):
     """The output folder holds a run that this call would overwrite, or nothing to resume."""
 
 
+class TrainSettingError(FerCoreError, ValueError):
+    """A training setting is out of range or contradicts another."""
+
+
+class InitWeightsError(FerCoreError):
+    """The weights to start from (``init_from``) are missing, unreadable or do not fit."""
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a training run; saved as ``config.json`` beside the model."""
@@ -64,6 +73,7 @@ class TrainConfig:
     split_seed: int = 1337
     patience: int | None = None  # None: off for cosine schedules (they set the length), else 20
     init_from: str | None = None  # start from these weights (fine-tuning / annealing)
+    init_member: int | None = None  # which network of an ensemble init_from names
     learning_rate: float | None = None  # None: the recipe's
     weight_decay: float | None = None  # None: the recipe's
     warmup_epochs: int | None = None  # None: the recipe's
@@ -73,6 +83,7 @@ class TrainConfig:
     teachers: list[str] = field(default_factory=list)  # distil from these (see soft_targets)
     teacher_weight: float = 0.5
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup blends; 0 trains on single faces
+    lowres: float = 0.0  # share of training faces degraded to a small face (see fer_core.lowres)
     resume: bool = False
     cache_dir: str | None = None
     recipe: dict = field(default_factory=dict)
@@ -80,11 +91,19 @@ class TrainConfig:
     def resolved(self) -> TrainConfig:
         """Fill the recipe's defaults in, so the saved config says what actually ran."""
         if self.arch not in RECIPES:
-            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {sorted(RECIPES)}")
+            raise TrainSettingError(
+                f"unknown architecture {self.arch!r}; choose one of {sorted(RECIPES)}"
+            )
         if self.time_budget_s is not None and self.time_budget_s <= 0:
-            raise ValueError(f"the time budget must be positive, got {self.time_budget_s} s")
+            raise TrainSettingError(f"the time budget must be positive, got {self.time_budget_s} s")
         if self.mixup < 0:
-            raise ValueError(f"mixup alpha must be positive (or 0: off), got {self.mixup}")
+            raise TrainSettingError(f"mixup alpha must be positive (or 0: off), got {self.mixup}")
+        if not 0.0 <= self.lowres <= 1.0:
+            raise TrainSettingError(
+                f"the low-resolution share must be in [0, 1] (0: off), got {self.lowres}"
+            )
+        if self.init_member is not None and not self.init_from:
+            raise TrainSettingError("init_member picks a network of init_from; name init_from")
         recipe = RECIPES[self.arch]
         settings = {k: v for k, v in asdict(recipe).items() if k != "build"}
         if self.learning_rate is not None:
@@ -284,9 +303,11 @@ _RUN_IDENTITY = (
     "class_weight",
     "recipe",
     "init_from",
+    "init_member",
     "teachers",
     "teacher_weight",
     "mixup",
+    "lowres",
 )
 
 
@@ -299,6 +320,8 @@ def _prepare_run_dir(out: Path, config: TrainConfig) -> None:
         saved = json.loads((out / CONFIG_FILE).read_text())["config"]
         saved.setdefault("split_seed", saved.get("seed"))  # runs from before split_seed
         saved.setdefault("mixup", 0.0)  # runs from before mixup
+        saved.setdefault("lowres", 0.0)  # runs from before low-resolution training
+        saved.setdefault("init_member", None)
         if saved.get("time_budget_s") and not config.time_budget_s:
             raise RunDirectoryError(
                 f"{out} was planned by a time budget; resume it with --time-budget MINUTES "
@@ -325,6 +348,74 @@ def _best_so_far(history_path: Path) -> float | None:
     except (FileNotFoundError, pd.errors.EmptyDataError):
         return None
     return float(history["val_accuracy"].max()) if len(history) else None
+
+
+def load_initial_weights(model: keras.Model, config: TrainConfig) -> str:
+    """Copy the weights of ``config.init_from`` into ``model`` (built for ``config.arch``), to
+    fine-tune a trained network; returns what was loaded, for the log.
+
+    ``init_from`` is a saved model (a ``.keras`` file, a model folder or a shipped name) or a
+    ``.weights.h5`` file. An ensemble's networks are chosen by ``config.init_member``, counted
+    in its ``config.json``'s ``"members"`` order. A saved model must have been trained without
+    the same validation split as this run, or the run would validate on faces it has learnt.
+    """
+    from fer_core.catalog import resolve_model_path
+    from fer_core.ensemble import _networks  # the networks an ensemble averages
+
+    source = str(config.init_from)
+    if source.endswith(".weights.h5"):
+        if config.init_member is not None:
+            raise InitWeightsError(f"{source} holds one network's weights; drop init_member")
+        try:
+            model.load_weights(source)
+        except (OSError, ValueError) as error:
+            raise InitWeightsError(
+                f"cannot start a {config.arch} from {source}: {error}"
+            ) from error
+        return source
+    try:
+        model_file = resolve_model_path(source)
+        loaded = keras.models.load_model(model_file, compile=False)
+        config_file = model_file.parent / CONFIG_FILE
+        saved = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    except (FerCoreError, OSError, ValueError) as error:
+        raise InitWeightsError(f"cannot start from {source}: {error}") from error
+    networks = _networks(loaded)
+    if len(networks) > 1:
+        members = saved.get("members", [])
+        if len(members) != len(networks):  # no config.json beside it says what they are
+            members = [{"model": "unrecorded", "arch": "unrecorded"}] * len(networks)
+        names = [f"member {i} ({m['model']}, {m['arch']})" for i, m in enumerate(members)]
+        if config.init_member is None or not 0 <= config.init_member < len(networks):
+            given = "" if config.init_member is None else f" (not {config.init_member})"
+            raise InitWeightsError(
+                f"{model_file} is an ensemble of {len(networks)} networks ({', '.join(names)}); "
+                f"choose one with init_member (--init-member N){given}"
+            )
+        network, name = networks[config.init_member], names[config.init_member]
+    elif config.init_member is not None:
+        raise InitWeightsError(f"{model_file} is a single network; drop init_member")
+    else:
+        network = networks[0]
+        name = f"{model_file.parent.name} ({saved.get('config', {}).get('arch', 'unknown arch')})"
+    expected = [tuple(w.shape) for w in model.weights]
+    given = [tuple(w.shape) for w in network.weights]
+    if given != expected:
+        raise InitWeightsError(
+            f"the weights of {name} from {model_file} do not fit a {config.arch} network "
+            f"({len(given)} arrays vs {len(expected)}, or of other shapes); "
+            "pass the --arch it was trained as"
+        )
+    if "val_fraction" in saved.get("config", {}):
+        fraction, seed = validation_settings(saved)
+        if (fraction, seed) != (config.val_fraction, config.split_seed):
+            raise InitWeightsError(
+                f"{model_file} was trained without the validation split of fraction {fraction} "
+                f"and seed {seed}; fine-tuned on another split it would be validated on faces "
+                f"it has learnt: pass --val-fraction {fraction} --split-seed {seed}"
+            )
+    model.set_weights(network.get_weights())
+    return f"{name} of {model_file}"
 
 
 def export_inference_model(arch: str, weights_path: Path, out_path: Path) -> keras.Model:
@@ -360,6 +451,7 @@ def _metadata(
             "skipped": len(dataset.skipped),
         },
         "params": params,
+        **({"lowres_sizes_px": list(TRAINING_SIZES)} if config.lowres else {}),
         "preprocessing": {"size": 48, "grayscale": True, "scale": "0-1", "standardize": False},
         "versions": {
             "keras": keras.__version__,
@@ -367,6 +459,21 @@ def _metadata(
             "python": platform.python_version(),
         },
     }
+
+
+def training_input(config: TrainConfig, faces: np.ndarray, targets: np.ndarray) -> dict:
+    """``fit``'s training data: the faces as they are, or in batches blended by mixup and then
+    degraded to small faces (``config.lowres``), the last steps before the model's own
+    augmentation layers. Validation data never passes through here."""
+    if not (config.mixup or config.lowres):
+        return {"x": faces, "y": targets, "batch_size": config.batch_size}
+    if config.mixup:
+        batches = MixupBatches(faces, targets, config.batch_size, config.mixup, config.seed)
+    else:
+        batches = ShuffledBatches(faces, targets, config.batch_size, config.seed)
+    if config.lowres:
+        batches = LowResBatches(batches, config.lowres, TRAINING_SIZES, config.seed)
+    return {"x": batches}
 
 
 def _callbacks(out: Path, config: TrainConfig, start: float) -> list[keras.callbacks.Callback]:
@@ -436,7 +543,7 @@ def train(config: TrainConfig) -> TrainResult:
     with _dtype_policy("mixed_bfloat16" if config.recipe["mixed_precision"] else "float32"):
         model = build_model(config.arch, num_classes)
         if config.init_from and not config.resume:
-            model.load_weights(config.init_from)
+            log.info("starting from %s", load_initial_weights(model, config))
         steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
         model.compile(
             optimizer=_optimizer(config, steps_per_epoch),
@@ -456,14 +563,8 @@ def train(config: TrainConfig) -> TrainResult:
             len(x_val),
             config.epochs,
         )
-        if config.mixup:
-            fit_data = {
-                "x": MixupBatches(x_train, y_targets, config.batch_size, config.mixup, config.seed)
-            }
-        else:
-            fit_data = {"x": x_train, "y": y_targets, "batch_size": config.batch_size}
         model.fit(
-            **fit_data,
+            **training_input(config, x_train, y_targets),
             validation_data=(x_val, keras.utils.to_categorical(y_val, num_classes)),
             epochs=config.epochs,
             class_weight=class_weight,

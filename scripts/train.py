@@ -1,4 +1,17 @@
-"""Train an emotion CNN: python scripts/train.py --data DIR [--arch vgg] [--out DIR] [--resume]."""
+"""Train an emotion CNN: python scripts/train.py --data DIR [--arch vgg] [--out DIR] [--resume].
+
+Fine-tuning a shipped network for small faces (room cameras): start from one member of an
+ensemble, degrade half of the training faces to 12-32 px, and anneal at a low rate, e.g.
+
+  python scripts/train.py --data ../shared/data/fer2013 --arch vgg-m \\
+      --init-from models/fast --init-member 0 --lowres 0.5 \\
+      --epochs 15 --learning-rate 2e-4 --warmup-epochs 0 --out runs/fast-0-lowres
+
+--arch must be the member's own (models/<name>/config.json lists each member's arch), and
+--val-fraction / --split-seed its validation split (the defaults are the shipped models').
+Fine-tune each member likewise, then join them (scripts/make_ensemble.py) and compare the
+ensemble's accuracy by face size (scripts/evaluate.py) with the shipped one's.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +24,9 @@ from fer_core.training import TrainConfig, configure_logging, train
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", required=True, help="dataset root (any supported layout)")
     parser.add_argument("--arch", default="vgg", choices=sorted(RECIPES))
     parser.add_argument("--epochs", type=int, help="default: the architecture's recipe")
@@ -28,7 +43,17 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="early-stopping patience; 0 disables (default: off for cosine schedules, else 20)",
     )
-    parser.add_argument("--init-from", help="start from these weights (.keras or .weights.h5)")
+    parser.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="start from this trained network: a model name, folder, .keras or .weights.h5 file",
+    )
+    parser.add_argument(
+        "--init-member",
+        type=int,
+        metavar="N",
+        help="when --init-from is an ensemble, start from its network N (0, 1, ...)",
+    )
     parser.add_argument("--learning-rate", type=float, help="peak learning rate (default: recipe)")
     parser.add_argument(
         "--weight-decay", type=float, help="AdamW decoupled weight decay (default: recipe)"
@@ -67,6 +92,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="ALPHA",
         help="blend each face with another (mixup, Beta(ALPHA, ALPHA)); 0.2 is typical",
     )
+    parser.add_argument(
+        "--lowres",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="degrade this share of the training faces (0-1) to a random 12/16/20/24/32 px "
+        "and back, as small faces in a room camera are; 0.5 is typical (default: 0, off)",
+    )
     parser.add_argument("--cache-dir", help="where decoded datasets are cached")
     args = parser.parse_args(argv)
 
@@ -84,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                 split_seed=args.split_seed,
                 patience=args.patience,
                 init_from=args.init_from,
+                init_member=args.init_member,
                 learning_rate=args.learning_rate,
                 weight_decay=args.weight_decay,
                 warmup_epochs=args.warmup_epochs,
@@ -93,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 teachers=args.teacher,
                 teacher_weight=args.teacher_weight,
                 mixup=args.mixup,
+                lowres=args.lowres,
                 resume=args.resume,
                 cache_dir=args.cache_dir,
             )

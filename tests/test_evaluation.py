@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -7,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fer_core.catalog import LIVE_MODEL
 from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, EmotionClassifier
 from fer_core.data import load_dataset, to_arrays
-from fer_core.errors import DatasetError
-from fer_core.evaluation import classification_metrics, evaluate_saved_model
+from fer_core.errors import DatasetError, InvalidInputError
+from fer_core.evaluation import accuracy_by_face_size, classification_metrics, evaluate_saved_model
 from fer_core.labels import CLASSES
+from fer_core.lowres import degrade
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,6 +55,14 @@ def test_evaluate_saved_model_writes_the_report(folder_dataset, tmp_path, cache_
     assert all(0 <= scores["accuracy"] <= 1 for scores in saved["tta"].values())
     assert (out / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert "confusion matrix (share of true class)" in (out / "report.html").read_text()
+    # Accuracy by face size, on by default, the full size being the headline figure.
+    by_size = saved["by_face_size"]
+    assert by_size["sizes_px"] == [48, 32, 24, 16, 12]
+    assert set(by_size["accuracy"]) == set(by_size["macro_f1"]) == {"48", "32", "24", "16", "12"}
+    assert by_size["accuracy"]["48"] == saved["accuracy"]
+    assert by_size["macro_f1"]["48"] == saved["macro_f1"]
+    assert all(0 <= a <= 1 for a in by_size["accuracy"].values())
+    assert by_size["n_images"] == 21 and by_size["default_tta"] == saved["default_tta"]
 
 
 def test_labels_are_matched_to_the_model_by_name(folder_dataset, tmp_path, cache_dir):
@@ -163,3 +174,67 @@ def test_validation_split_needs_the_models_training_settings(folder_dataset, tmp
     data = folder_dataset(per_class=10, test_per_class=1)
     with pytest.raises(DatasetError, match="val_fraction"):
         evaluate_saved_model(model_dir, data, split="val", out=tmp_path / "r", cache_dir=cache_dir)
+
+
+def _detailed_faces(n: int) -> np.ndarray:
+    """(n, 48, 48) uint8 faces full of fine detail (noise), which small sizes wash out."""
+    return np.random.default_rng(4).integers(0, 256, (n, 48, 48), dtype=np.uint8)
+
+
+def test_accuracy_by_face_size_scores_the_degraded_faces():
+    classifier = EmotionClassifier.load(LIVE_MODEL)
+    faces = _detailed_faces(60)
+    # Labelled with the model's own answers, the full-size faces score 1 by construction.
+    labels = classifier.predict_proba(faces).argmax(axis=1)
+    report = accuracy_by_face_size(classifier, faces, labels, sizes=(16, 12, 48))
+    assert report["sizes_px"] == [48, 16, 12]
+    assert report["n_images"] == 60 and report["default_tta"] == classifier.default_tta
+    assert report["accuracy"]["48"] == 1.0
+    for size in (16, 12):
+        answers = classifier.predict_proba(degrade(faces, size)).argmax(axis=1)
+        assert report["accuracy"][str(size)] == pytest.approx(np.mean(answers == labels))
+    assert report["accuracy"]["12"] < 1.0, "a 12 px face is not the face the model saw"
+    assert json.loads(json.dumps(report)) == report
+
+
+@pytest.mark.parametrize(("sizes", "message"), [((0,), "outside 1-48"), ((64,), "outside 1-48")])
+def test_bad_face_sizes_are_named_before_anything_is_loaded(sizes, message, tmp_path):
+    with pytest.raises(InvalidInputError, match=message):
+        evaluate_saved_model(None, tmp_path / "no-such-data", face_sizes=sizes)
+    classifier = EmotionClassifier.load(LIVE_MODEL)
+    with pytest.raises(InvalidInputError, match=message):
+        accuracy_by_face_size(classifier, _detailed_faces(2), np.zeros(2, int), sizes)
+    with pytest.raises(InvalidInputError, match="48, 48"):
+        accuracy_by_face_size(classifier, np.zeros((2, 64, 64), np.uint8), np.zeros(2, int))
+
+
+def _evaluate_cli():
+    spec = importlib.util.spec_from_file_location(
+        "evaluate_script", REPO / "scripts" / "evaluate.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_evaluate_script_prints_and_skips_the_face_sizes(
+    folder_dataset, tmp_path, cache_dir, capsys
+):
+    main = _evaluate_cli()
+    data = str(folder_dataset(per_class=1, test_per_class=2))
+    common = ["--model", LIVE_MODEL, "--data", data, "--cache-dir", str(cache_dir)]
+    assert main([*common, "--out", str(tmp_path / "a"), "--face-sizes", "16"]) == 0
+    printed = capsys.readouterr().out
+    assert "by face size" in printed and "16 px" in printed and "12 px" not in printed
+    saved = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert saved["by_face_size"]["sizes_px"] == [48, 16]
+
+    for skip in (["--face-sizes"], ["--no-face-sizes"]):
+        out = tmp_path / skip[0]
+        assert main([*common, "--out", str(out), *skip]) == 0
+        assert "by face size" not in capsys.readouterr().out
+        assert "by_face_size" not in json.loads((out / "metrics.json").read_text())
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([*common, "--out", str(tmp_path / "b"), "--face-sizes", "0"])
+    assert exit_info.value.code == 2 and "face size 0 px" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 import itertools
 import json
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -7,8 +8,11 @@ import pandas as pd
 import pytest
 
 from fer_core import training
-from fer_core.classifier import DEFAULT_MODEL, EmotionClassifier
+from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, EmotionClassifier
+from fer_core.data import load_dataset, to_arrays
 from fer_core.labels import CLASSES
+from fer_core.lowres import LowResBatches, ShuffledBatches
+from fer_core.mixup import MixupBatches
 from fer_core.models import RECIPES, build_model
 from fer_core.preprocessing import preprocess
 from fer_core.training import RunDirectoryError, TrainConfig, train
@@ -227,3 +231,162 @@ def test_resuming_a_budgeted_run_needs_a_budget(folder_dataset, tmp_path, cache_
     monkeypatch.setattr(training.EpochLog, "on_epoch_end", original)
     train(_config(root, out, cache_dir, epochs=3, resume=True, time_budget_s=600.0))
     assert len(pd.read_csv(out / training.HISTORY_FILE)) == 3
+
+
+def _spy_on_fit(monkeypatch) -> dict:
+    """Record what ``train`` hands to ``fit``, and the model's weights as fitting starts."""
+    seen: dict = {}
+    original = keras.Model.fit
+
+    def fit(self, *args, **kwargs):
+        seen.update(kwargs, weights=self.get_weights())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", fit)
+    return seen
+
+
+def test_training_input_degrades_after_mixup_and_only_when_asked():
+    faces = np.random.default_rng(0).random((20, 48, 48, 1), dtype=np.float32)
+    targets = keras.utils.to_categorical(np.arange(20) % 7, len(CLASSES))
+    plain = training.training_input(TrainConfig(".", ".", batch_size=8), faces, targets)
+    assert plain["x"] is faces and plain["y"] is targets and plain["batch_size"] == 8
+
+    lowres = training.training_input(
+        TrainConfig(".", ".", batch_size=8, lowres=1.0, seed=5), faces, targets
+    )["x"]
+    assert isinstance(lowres, LowResBatches) and isinstance(lowres.source, ShuffledBatches)
+    assert len(lowres) == 3 and lowres.seed == 5
+    batch, _ = lowres[0]
+    assert batch.shape == (8, 48, 48, 1) and batch.dtype == np.float32
+    assert not any(np.array_equal(face, original) for face in batch for original in faces)
+
+    both = TrainConfig(".", ".", batch_size=8, lowres=0.5, mixup=0.2)
+    chained = training.training_input(both, faces, targets)["x"]
+    assert isinstance(chained, LowResBatches) and isinstance(chained.source, MixupBatches)
+
+    with pytest.raises(training.TrainSettingError, match="low-resolution share"):
+        TrainConfig(".", ".", lowres=1.5).resolved()
+
+
+def test_a_low_resolution_run_degrades_training_faces_only_and_resumes_with_its_share(
+    folder_dataset, tmp_path, cache_dir, monkeypatch
+):
+    root = folder_dataset(per_class=4)
+    out = tmp_path / "lowres"
+    original = _interrupt_after_first_epoch(monkeypatch)
+    seen = _spy_on_fit(monkeypatch)
+    with pytest.raises(Interrupted):
+        train(_config(root, out, cache_dir, arch="vgg-tiny", lowres=0.5))
+
+    assert isinstance(seen["x"], LowResBatches) and seen["x"].share == 0.5
+    # Validation gets the held-out faces exactly as preprocessing gives them.
+    images, codes = to_arrays(load_dataset(root, cache_dir=cache_dir).train)
+    _, x_val, _, _ = training.split_train_val(images, codes, 0.25, 1337)
+    np.testing.assert_array_equal(seen["validation_data"][0], preprocess(x_val))
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["config"]["lowres"] == 0.5
+    assert saved["lowres_sizes_px"] == [12, 16, 20, 24, 32]
+
+    with pytest.raises(RunDirectoryError, match=r"lowres: 0\.5 -> 0\.0"):
+        train(_config(root, out, cache_dir, arch="vgg-tiny", resume=True))
+    monkeypatch.setattr(training.EpochLog, "on_epoch_end", original)
+    train(_config(root, out, cache_dir, arch="vgg-tiny", lowres=0.5, resume=True))
+    assert isinstance(seen["x"], LowResBatches), "the resumed epochs degrade faces too"
+    assert len(pd.read_csv(out / training.HISTORY_FILE)) == 2
+
+
+def _saved_network(folder, seed: int, arch: str = "vgg-tiny", val_fraction: float = 0.25):
+    """A trained-looking model folder: a network of ``arch`` with its own random weights and
+    the config.json training writes (arch and validation split)."""
+    keras.utils.set_random_seed(seed)
+    folder.mkdir(parents=True)
+    build_model(arch).save(folder / "model.keras")
+    config = {"config": {"arch": arch, "val_fraction": val_fraction, "split_seed": 1337}}
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def _same_weights(actual, expected) -> bool:
+    return len(actual) == len(expected) and all(
+        np.array_equal(a, e) for a, e in zip(actual, expected, strict=True)
+    )
+
+
+def test_a_run_starts_from_the_chosen_network_of_an_ensemble(
+    folder_dataset, tmp_path, cache_dir, monkeypatch
+):
+    from fer_core.ensemble import save_ensemble
+
+    first = _saved_network(tmp_path / "first", seed=1)
+    second = _saved_network(tmp_path / "second", seed=2)
+    ensemble = save_ensemble([first, second], tmp_path / "ensemble").parent
+    wanted = keras.models.load_model(second / "model.keras").get_weights()
+    seen = _spy_on_fit(monkeypatch)
+    out = tmp_path / "tuned"
+    result = train(
+        _config(
+            folder_dataset(per_class=4),
+            out,
+            cache_dir,
+            arch="vgg-tiny",
+            epochs=1,
+            init_from=str(ensemble),
+            init_member=1,
+            lowres=0.5,
+        )
+    )
+    assert _same_weights(seen["weights"], wanted), "fitting starts from member 1's weights"
+    saved = json.loads((out / "config.json").read_text())["config"]
+    assert saved["init_from"] == str(ensemble) and saved["init_member"] == 1
+    assert not _same_weights(keras.models.load_model(result.model_path).get_weights(), wanted)
+
+    # A single network, given as its .keras file.
+    model = build_model("vgg-tiny")
+    config = TrainConfig(".", ".", arch="vgg-tiny", val_fraction=0.25, init_from=str(first))
+    assert "first" in training.load_initial_weights(model, config)
+    assert _same_weights(
+        model.get_weights(), keras.models.load_model(first / "model.keras").get_weights()
+    )
+
+
+def test_starting_weights_that_do_not_fit_are_named(tmp_path):
+    from fer_core.ensemble import save_ensemble
+
+    first = _saved_network(tmp_path / "first", seed=1)
+    second = _saved_network(tmp_path / "second", seed=2)
+    ensemble = str(save_ensemble([first, second], tmp_path / "ensemble").parent)
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"not a keras archive")
+
+    def start(arch="vgg-tiny", val_fraction=0.25, **kwargs):
+        config = TrainConfig(".", ".", arch=arch, val_fraction=val_fraction, **kwargs)
+        training.load_initial_weights(build_model(arch), config)
+
+    init = training.InitWeightsError
+    with pytest.raises(init, match=r"ensemble of 2 networks \(member 0 \(first, vgg-tiny\)"):
+        start(init_from=ensemble)
+    with pytest.raises(init, match=r"choose one with init_member .*\(not 2\)"):
+        start(init_from=ensemble, init_member=2)
+    with pytest.raises(init, match="single network; drop init_member"):
+        start(init_from=str(first), init_member=0)
+    with pytest.raises(init, match="do not fit a vgg network"):
+        start(arch="vgg", init_from=str(first))
+    with pytest.raises(init, match=r"cannot start from .*missing"):
+        start(init_from=str(tmp_path / "missing"))
+    with pytest.raises(init, match=r"cannot start from .*corrupt.keras"):
+        start(init_from=str(corrupt))
+    with pytest.raises(init, match=r"--val-fraction 0.25 --split-seed 1337"):
+        start(val_fraction=0.1, init_from=str(first))
+    with pytest.raises(training.TrainSettingError, match="name init_from"):
+        TrainConfig(".", ".", init_member=0).resolved()
+
+
+def test_each_network_of_a_shipped_ensemble_can_be_fine_tuned():
+    shipped = keras.models.load_model(MODELS_DIR / "fast" / "model.keras", compile=False)
+    model = build_model("vgg-m")
+    config = TrainConfig(".", ".", arch="vgg-m", init_from="fast", init_member=0)
+    assert "member 0 (vgg-m-21, vgg-m)" in training.load_initial_weights(model, config)
+    assert _same_weights(model.get_weights(), shipped.get_layer("member_0").get_weights())
+    with pytest.raises(training.InitWeightsError, match="do not fit a vgg-m network"):
+        training.load_initial_weights(model, replace(config, init_member=2))  # a plain vgg

@@ -1,0 +1,142 @@
+import cv2
+import numpy as np
+import pytest
+from skimage.data import camera
+
+from fer_core.errors import InvalidInputError
+from fer_core.lowres import (
+    TRAINING_SIZES,
+    LowResBatches,
+    ShuffledBatches,
+    degrade,
+    degrade_at_random,
+)
+
+
+def _detailed_faces(n: int = 4) -> np.ndarray:
+    """(n, 48, 48) uint8 crops of a real photograph, full of edges and fine texture."""
+    photo = camera()
+    crops = [photo[60 * i : 60 * i + 240, 100 + 30 * i : 340 + 30 * i] for i in range(n)]
+    return np.stack([cv2.resize(c, (48, 48), interpolation=cv2.INTER_AREA) for c in crops])
+
+
+def _error(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean())
+
+
+def test_the_smaller_the_face_the_more_detail_is_lost():
+    faces = _detailed_faces()
+    errors = {size: _error(degrade(faces, size), faces) for size in (12, 16, 24, 32)}
+    assert errors[12] > errors[16] > errors[24] > errors[32] > 0
+    assert errors[12] > 1.8 * errors[32], errors
+    # Only detail is lost: the mean brightness stays, and a smooth face survives the trip.
+    assert abs(degrade(faces, 12).mean() - faces.mean()) < 1.0
+    gradient = np.tile(np.linspace(0.2, 0.8, 48, dtype=np.float32), (2, 48, 1))
+    np.testing.assert_allclose(
+        degrade(gradient, 12)[:, 6:-6, 6:-6], gradient[:, 6:-6, 6:-6], atol=2e-3
+    )
+    # A 12 px face holds no more than 12 x 12 values: shrinking it again loses little more.
+    twelve = degrade(faces, 12)
+    assert _error(degrade(twelve, 12), twelve) < 0.3 * errors[12]
+
+
+def test_the_full_size_is_left_as_it_is():
+    faces = _detailed_faces()
+    same = degrade(faces, 48)
+    np.testing.assert_array_equal(same, faces)
+    assert same is not faces
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [((3, 48, 48), np.uint8), ((3, 48, 48, 1), np.float32), ((2, 48, 48, 3), np.uint8)],
+)
+def test_shape_and_dtype_are_kept(shape, dtype):
+    faces = np.random.default_rng(0).integers(0, 256, shape).astype(dtype)
+    if dtype == np.float32:
+        faces /= 255
+    out = degrade(faces, 16)
+    assert out.shape == faces.shape and out.dtype == faces.dtype
+    assert not np.array_equal(out, faces)
+
+
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [
+        (0, "outside 1-48 px"),
+        (-4, "outside 1-48 px"),
+        (49, "outside 1-48 px"),
+        (64, "outside 1-48 px"),
+        (12.5, "whole number of pixels"),
+        (True, "whole number of pixels"),
+    ],
+)
+def test_bad_sizes_are_named(size, message):
+    with pytest.raises(InvalidInputError, match=message):
+        degrade(_detailed_faces(1), size)
+
+
+def test_bad_faces_are_named():
+    with pytest.raises(InvalidInputError, match="square"):
+        degrade(np.zeros((2, 48, 40), np.uint8), 12)
+    with pytest.raises(InvalidInputError, match=r"\(N, S, S\)"):
+        degrade(np.zeros((48, 48), np.uint8), 12)
+    with pytest.raises(InvalidInputError, match="float16"):
+        degrade(np.zeros((1, 48, 48), np.float16), 12)
+
+
+def test_about_the_share_asked_for_is_degraded_each_to_a_listed_size():
+    faces = np.random.default_rng(1).random((4000, 48, 48, 1), dtype=np.float32)
+    out, sizes = degrade_at_random(faces, 0.3, np.random.default_rng(7))
+    assert out.shape == faces.shape and out.dtype == np.float32
+    changed = np.abs(out - faces).max(axis=(1, 2, 3)) > 0
+    np.testing.assert_array_equal(changed, sizes > 0)
+    assert 0.27 < changed.mean() < 0.33
+    assert set(np.unique(sizes[sizes > 0])) == set(TRAINING_SIZES)
+    for i in np.flatnonzero(changed)[:20]:
+        np.testing.assert_array_equal(out[i], degrade(faces[i : i + 1], int(sizes[i]))[0])
+
+    again, again_sizes = degrade_at_random(faces, 0.3, np.random.default_rng(7))
+    np.testing.assert_array_equal(again, out)
+    np.testing.assert_array_equal(again_sizes, sizes)
+    assert not degrade_at_random(faces[:50], 0.0, np.random.default_rng(0))[1].any()
+    assert degrade_at_random(faces[:50], 1.0, np.random.default_rng(0))[1].all()
+    with pytest.raises(InvalidInputError, match=r"in \[0, 1\]"):
+        degrade_at_random(faces, 1.5, np.random.default_rng(0))
+
+
+def _numbered(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Detailed float faces and one-hot targets, face i at target i."""
+    faces = np.random.default_rng(2).random((n, 48, 48, 1), dtype=np.float32)
+    return faces, np.eye(n, dtype=np.float32)
+
+
+def test_low_resolution_batches_degrade_a_share_and_keep_faces_with_their_targets():
+    faces, targets = _numbered(200)
+    batches = LowResBatches(ShuffledBatches(faces, targets, 32, seed=0), 0.5, seed=3)
+    assert len(batches) == 7
+
+    def epoch() -> tuple[list[int], int]:
+        seen, degraded = [], 0
+        for index in range(len(batches)):
+            batch, batch_targets = batches[index]
+            assert batch.dtype == np.float32 and batch.shape[1:] == (48, 48, 1)
+            rows = batch_targets.argmax(axis=1)
+            same = np.all(batch == faces[rows], axis=(1, 2, 3))
+            degraded += int((~same).sum())
+            seen += list(rows)
+        return seen, degraded
+
+    seen, degraded = epoch()
+    assert sorted(seen) == list(range(200)), "every face once per epoch, with its own target"
+    assert 70 < degraded < 130
+    np.testing.assert_array_equal(batches[2][0], batches[2][0])  # a batch is repeatable
+    first = batches[0][0]
+    batches.on_epoch_end()
+    assert not np.array_equal(batches[0][0], first), "a new epoch, new order and new draws"
+
+
+def test_low_resolution_batches_need_a_positive_share():
+    faces, targets = _numbered(4)
+    with pytest.raises(InvalidInputError, match="share"):
+        LowResBatches(ShuffledBatches(faces, targets, 2), 0.0)
