@@ -1,15 +1,23 @@
 """``FrameAnalyzer``: one video frame in, the faces in it out, with ids and emotions.
 
-Per frame: detect faces (on a downscaled copy when the frame is large), give them track ids,
-classify every face that is large enough in one batched call, and smooth each track's
-probabilities over time. With ``classify_every_s`` a track is re-classified at most that
-often and keeps its smoothed probabilities in between, which bounds the CNN's work per
-second whatever the frame rate. With ``detect_every_s`` the whole frame is searched at most
-that often; in between, each tracked face is re-found in a small crop around where its track
-predicts it, scaled so the face is about ``ROI_FACE_PX`` wide, which costs a fraction of a
-full-frame search (new faces then appear up to ``detect_every_s`` late). ``annotate`` draws
-the result; ``reset`` starts a new stream.
-One instance serves one stream; its methods are safe to call from a video callback thread.
+Built for a room camera (20 to 300 faces of 10 to 60 pixels) as much as for one webcam face:
+
+- **Search** the whole frame for faces (CenterFace over tiles and scales by default) at most
+  every ``detect_every_s`` seconds of stream time; the first frame, the first after
+  ``reset()`` and any frame of a new size are searched at once. With ``background_search``
+  later searches run in their own thread on the newest frame while frames keep flowing, and
+  their boxes are moved by the camera's motion since that frame before they are used.
+- **Track** in between without the detector: each face's box is carried from frame to frame
+  by sparse optical flow (``fer_core.motion``), which also follows a slowly panning camera;
+  searches confirm tracks and add newcomers (``fer_core.tracking``).
+- **Classify** in one batched call per frame, within a budget: a track is re-read at most
+  every ``classify_every_s`` seconds and at most ``classify_per_s`` faces a second in all,
+  stalest first, so the CNN's work per second is bounded however many faces are in view.
+  Faces narrower than ``min_face`` are reported (they count in "faces in view") but not read.
+- **Smooth** each track's probabilities over time (``smoothing_s`` half-life).
+
+``annotate`` draws the result; ``reset`` starts a new stream. One instance serves one stream;
+its methods are safe to call from a video callback thread.
 """
 
 from __future__ import annotations
@@ -17,78 +25,41 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import cv2
 import numpy as np
-import supervision as sv
 
 from fer_core.catalog import LIVE_MODEL
 from fer_core.classifier import EmotionClassifier
-from fer_core.detection import FaceDetector, crop_faces, make_detector
+from fer_core.detectors import (
+    DEFAULT_DETECTOR,
+    Detections,
+    FaceDetector,
+    crop_faces,
+    detect_faces,
+    make_detector,
+)
 from fer_core.errors import InvalidInputError
+from fer_core.faces import UNKNOWN, Face, FaceAnnotator, box_iou, face_rows
+from fer_core.motion import FlowTracker
 from fer_core.smoothing import ProbabilitySmoother
 from fer_core.tracking import FaceTracker
 
-UNKNOWN = "unknown"
-ROI_FACE_PX = 64  # a tracked face is re-found in a crop scaled so it is about this wide
-ROI_CONTEXT = 0.5  # the crop: the predicted box grown by this many face sizes on each side
+__all__ = ["UNKNOWN", "Face", "FrameAnalyzer", "box_iou", "face_rows"]  # Face etc. live in faces
+
+#: With nothing tracked, search at least this often, so the first face in an empty room is
+#: found promptly whatever ``detect_every_s`` is.
+EMPTY_SEARCH_S = 0.25
 
 
-@dataclass(frozen=True)
-class Face:
-    """One face in one frame.
-
-    ``probs`` are in ``FrameAnalyzer.classes`` order (smoothed unless smoothing is off).
-    Faces smaller than the analyzer's ``min_face`` are reported with ``classified=False``,
-    NaN probabilities and the label ``"unknown"``.
-    """
-
-    box: tuple[int, int, int, int]
-    probs: np.ndarray = field(repr=False)
-    label: str
-    confidence: float
-    track_id: int
-    classified: bool = True
-
-
-def face_rows(faces: list[Face], classes: tuple[str, ...], time_s: float, frame: int) -> list[dict]:
-    """Rows of the per-face table; probabilities are matched to columns by class name."""
-    return [
-        {
-            "time_s": time_s,
-            "frame": frame,
-            "track_id": f.track_id,
-            "x": f.box[0],
-            "y": f.box[1],
-            "w": f.box[2],
-            "h": f.box[3],
-            "label": f.label,
-            "confidence": f.confidence,
-            **dict(zip(classes, f.probs.tolist(), strict=True)),
-        }
-        for f in faces
-    ]
-
-
-def _drop_duplicates(boxes: np.ndarray, max_iou: float = 0.3) -> np.ndarray:
-    """Greedy suppression, largest first: crops of neighbouring faces overlap."""
-    order = np.argsort(-(boxes[:, 2] * boxes[:, 3]), kind="stable")
-    kept: list[np.ndarray] = []
-    for box in boxes[order]:
-        if all(box_iou(box, other) <= max_iou for other in kept):
-            kept.append(box)
-    return np.array(kept, dtype=int).reshape(-1, 4)
-
-
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two ``x, y, w, h`` boxes."""
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(x1 - x0, 0) * max(y1 - y0, 0)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0
+def _next_slot(last: float, now: float, interval: float) -> bool:
+    """Whether ``now`` has reached the next multiple of ``interval`` after ``last``: searches
+    fall on the same stream times whatever came before, so a video analyzed in chunks that
+    start on such a multiple is searched on exactly the frames one whole run searches."""
+    if interval <= 0:
+        return True
+    return np.floor(now / interval + 1e-9) > np.floor(last / interval + 1e-9)
 
 
 class FrameAnalyzer:
@@ -97,16 +68,22 @@ class FrameAnalyzer:
     def __init__(
         self,
         classifier: EmotionClassifier | str | None = None,
-        detector: str | FaceDetector = "haar",
+        detector: str | FaceDetector = DEFAULT_DETECTOR,
         smoothing_s: float = 0.5,
         min_face: int = 24,
-        detect_width: int | None = 640,
+        detect_width: int | None = None,
         margin: float = 0.1,
-        classify_every_s: float = 0.0,
-        detect_every_s: float = 0.0,
+        classify_every_s: float = 0.5,
+        detect_every_s: float = 1.0,
+        background_search: bool = True,
+        classify_per_s: float | None = 400.0,
     ) -> None:
         if not isinstance(classifier, EmotionClassifier):
             classifier = EmotionClassifier.load(classifier or LIVE_MODEL)
+        if detect_every_s < 0 or classify_every_s < 0:
+            raise ValueError("detect_every_s and classify_every_s must be >= 0")
+        if classify_per_s is not None and classify_per_s <= 0:
+            raise ValueError(f"classify_per_s must be positive or None, got {classify_per_s}")
         self.classifier = classifier
         self.detector = make_detector(detector) if isinstance(detector, str) else detector
         self.min_face = min_face
@@ -114,17 +91,27 @@ class FrameAnalyzer:
         self.margin = margin
         self.classify_every_s = classify_every_s
         self.detect_every_s = detect_every_s
-        self._last_full_detect: float | None = None
+        self.background_search = background_search
+        self.classify_per_s = classify_per_s
         self.stage_seconds: Counter[str] = Counter()  # time spent per stage, for benchmarks
         self.frames_analyzed = 0
+        self.searches = 0
         self.smoother = ProbabilitySmoother(smoothing_s)
         self.tracker = FaceTracker()
+        self.flow = FlowTracker()
         self._lock = threading.Lock()
-        self._box_annotator = sv.BoxAnnotator(color_lookup=sv.ColorLookup.TRACK)
-        self._label_annotator = sv.LabelAnnotator(
-            color_lookup=sv.ColorLookup.TRACK, text_scale=0.5, text_padding=4
-        )
-        self._blur_annotator = sv.BlurAnnotator()
+        self._annotator = FaceAnnotator()
+        self._searcher: ThreadPoolExecutor | None = None
+        self._clear_stream()
+
+    def _clear_stream(self) -> None:
+        self._last_search: float | None = None
+        self._frame_shape: tuple[int, ...] | None = None
+        self._pending: tuple[Future[Detections], np.ndarray] | None = None
+        self._camera = np.zeros(2)  # the camera's total shift since the stream started
+        self._landmarks: dict[int, np.ndarray] = {}
+        self._budget = 0.0
+        self._budget_time: float | None = None
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -140,86 +127,151 @@ class FrameAnalyzer:
         with self._lock:
             self.tracker.reset()
             self.smoother.reset()
-            self._last_full_detect = None
+            self.flow.reset()
+            self._clear_stream()
 
-    def detect(self, frame: np.ndarray) -> np.ndarray:
-        """Face boxes in full-frame coordinates, detecting on a copy at most ``detect_width``."""
+    def close(self) -> None:
+        """Stop the background search thread (a later ``analyze`` starts a new one)."""
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.shutdown(wait=True, cancel_futures=True)
+                self._searcher = None
+            self._pending = None
+
+    def detect_faces(self, frame: np.ndarray) -> Detections:
+        """A full search: every face in the frame, with scores and landmarks."""
         scale = 1.0
         if self.detect_width and frame.shape[1] > self.detect_width:
             scale = self.detect_width / frame.shape[1]
             frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        boxes = self.detector.detect(frame)
-        return np.round(np.asarray(boxes, float).reshape(-1, 4) / scale).astype(int)
+        return detect_faces(self.detector, frame).scaled(scale)
+
+    def detect(self, frame: np.ndarray) -> np.ndarray:
+        """Face boxes of a full search, in frame coordinates."""
+        return self.detect_faces(frame).boxes
 
     def analyze(self, frame: np.ndarray, timestamp_s: float | None = None) -> list[Face]:
         """Faces of one uint8 (H, W, 3) BGR frame; ``timestamp_s`` defaults to the clock."""
         frame = np.asarray(frame)
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8 or not frame.size:
             raise InvalidInputError(
                 f"expected a uint8 (H, W, 3) BGR frame, got {frame.dtype} {frame.shape}"
             )
         now = time.monotonic() if timestamp_s is None else float(timestamp_s)
         with self._lock:
             clock = time.perf_counter()
-            boxes = self._find_faces(frame, now)
-            clock = self._lap("detect", clock)
-            track_ids = self.tracker.update(boxes)
+            self._follow(frame)
             clock = self._lap("track", clock)
+            self._search(frame, now)
+            clock = self._lap("detect", clock)
+            track_ids, boxes, visible = self.tracker.snapshot()
+            track_ids, boxes = track_ids[visible], np.round(boxes[visible]).astype(int)
             large = np.minimum(boxes[:, 2], boxes[:, 3]) >= self.min_face
-            fresh = np.array([self._is_fresh(int(t), now) for t in track_ids], dtype=bool)
-            probs = np.full((len(boxes), len(self.classes)), np.nan, np.float32)
-            for i in np.flatnonzero(large & fresh):
-                probs[i] = self.smoother.last(int(track_ids[i]))
-            todo = np.flatnonzero(large & ~fresh)
-            if len(todo):
-                raw = self.classifier.predict_proba(crop_faces(frame, boxes[todo], self.margin))
-                clock = self._lap("classify", clock)
-                for i, p in zip(todo, raw, strict=True):
-                    probs[i] = self.smoother.update(int(track_ids[i]), p, now)
-            self.smoother.forget_stale(now)
-            self._lap("smooth", clock)
+            probs = self._classify(frame, track_ids, boxes, large, now)
+            self._lap("classify", clock)
             self.frames_analyzed += 1
-        return [
-            self._face(box, p, int(t), ok)
-            for box, p, t, ok in zip(boxes, probs, track_ids, large, strict=True)
-        ]
+            return [
+                self._face(box, p, int(t), ok and not np.isnan(p).any())
+                for box, p, t, ok in zip(boxes, probs, track_ids, large, strict=True)
+            ]
 
-    def _find_faces(self, frame: np.ndarray, now: float) -> np.ndarray:
-        """A full-frame search when due (or nothing is tracked), else re-find tracked faces."""
-        last = self._last_full_detect
-        predicted = self.tracker.predicted_boxes()
-        due = last is None or now < last or now - last >= self.detect_every_s
-        if due or not len(predicted):
-            self._last_full_detect = now
-            return self.detect(frame)
-        return self.detect_near(frame, predicted)
+    def _follow(self, frame: np.ndarray) -> None:
+        """Carry every track (and its landmarks) into this frame by optical flow."""
+        if self._frame_shape != frame.shape:  # a new stream or a new size: nothing to follow
+            self.flow.remember(frame)
+            return
+        ids, boxes, _ = self.tracker.snapshot()
+        moved, camera = self.flow.step(frame, boxes)
+        self._camera += camera
+        if len(ids):
+            self.tracker.move(moved)
+            for track_id, shift in zip(ids, moved[:, :2] - boxes[:, :2], strict=True):
+                if int(track_id) in self._landmarks:
+                    self._landmarks[int(track_id)] = self._landmarks[int(track_id)] + shift
 
-    def detect_near(self, frame: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-        """Faces found in a small crop around each predicted box, in frame coordinates."""
-        height, width = frame.shape[:2]
-        found = []
-        for x, y, w, h in np.asarray(predicted, float).reshape(-1, 4):
-            side = max(w, h, 1.0)
-            pad = ROI_CONTEXT * side
-            x0, y0 = max(int(x - pad), 0), max(int(y - pad), 0)
-            x1, y1 = min(int(x + w + pad), width), min(int(y + h + pad), height)
-            if x1 - x0 < side / 2 or y1 - y0 < side / 2:  # the face has left the frame
+    def _search(self, frame: np.ndarray, now: float) -> None:
+        """Run a due full search (here, or in the background) and apply a finished one."""
+        new_stream = self._frame_shape != frame.shape or self._last_search is None
+        if self._pending is not None and (new_stream or self._pending[0].done()):
+            future, camera_then = self._pending
+            self._pending = None
+            if not new_stream:  # a search of an older frame, moved by the camera since
+                self._apply(future.result().scaled(1.0, tuple(self._camera - camera_then)))
+        interval = self.detect_every_s
+        if not self.tracker.snapshot()[2].any():
+            interval = min(interval, EMPTY_SEARCH_S)
+        due = new_stream or now < self._last_search or _next_slot(self._last_search, now, interval)
+        self._frame_shape = frame.shape
+        if not due or self._pending is not None:
+            return
+        self._last_search = now
+        self.searches += 1
+        if new_stream or not self.background_search:
+            self._apply(self.detect_faces(frame))
+            return
+        if self._searcher is None:
+            self._searcher = ThreadPoolExecutor(1, thread_name_prefix="face-search")
+        future = self._searcher.submit(self.detect_faces, frame.copy())
+        self._pending = (future, self._camera.copy())
+
+    def _apply(self, found: Detections) -> None:
+        """Match a search's faces to the tracks: confirm, add newcomers, age the missed."""
+        track_ids = self.tracker.update(found.boxes)
+        if found.landmarks is not None:
+            for track_id, points in zip(track_ids, found.landmarks, strict=True):
+                self._landmarks[int(track_id)] = points.astype(np.float64)
+        live = set(self.tracker.snapshot()[0].tolist())
+        self._landmarks = {t: p for t, p in self._landmarks.items() if t in live}
+
+    def _classify(
+        self,
+        frame: np.ndarray,
+        track_ids: np.ndarray,
+        boxes: np.ndarray,
+        large: np.ndarray,
+        now: float,
+    ) -> np.ndarray:
+        """Probabilities per face: fresh ones re-read within the budget, stalest first."""
+        probs = np.full((len(boxes), len(self.classes)), np.nan, np.float32)
+        ages = [self.smoother.age_s(int(t), now) for t in track_ids]
+        stale = []
+        for i, age in enumerate(ages):
+            if not large[i]:
                 continue
-            crop = frame[y0:y1, x0:x1]
-            scale = min(1.0, ROI_FACE_PX / side)
-            if scale < 1.0:
-                crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            boxes = np.asarray(self.detector.detect(crop), float).reshape(-1, 4) / scale
-            boxes[:, :2] += (x0, y0)
-            found.append(boxes)
-        if not found:
-            return np.empty((0, 4), int)
-        return _drop_duplicates(np.round(np.concatenate(found)).astype(int))
+            if age is not None and age < self.classify_every_s:
+                probs[i] = self.smoother.last(int(track_ids[i]))
+            else:
+                stale.append(i)
+        stale.sort(key=lambda i: -np.inf if ages[i] is None else -ages[i])  # never read first
+        todo = stale[: self._allowance(now, len(stale))]
+        if todo:
+            raw = self.classifier.predict_proba(crop_faces(frame, boxes[todo], self.margin))
+            for i, p in zip(todo, raw, strict=True):
+                probs[i] = self.smoother.update(int(track_ids[i]), p, now)
+        for i in stale[len(todo) :]:  # waiting for the budget: the last reading, if any
+            last = self.smoother.last(int(track_ids[i]))
+            if last is not None:
+                probs[i] = last
+        self.smoother.forget_stale(now)
+        return probs
 
-    def _is_fresh(self, track_id: int, now: float) -> bool:
-        """Whether the track was classified within ``classify_every_s`` and can reuse it."""
-        age = self.smoother.age_s(track_id, now)
-        return age is not None and age < self.classify_every_s
+    def _allowance(self, now: float, wanted: int) -> int:
+        """How many faces this frame may classify: a token bucket of ``classify_per_s``
+        faces a second (one second's worth at most), on stream time; the first frame of a
+        stream reads every face."""
+        if self.classify_per_s is None:
+            return wanted
+        if self._budget_time is None or now < self._budget_time:
+            self._budget_time = now
+            self._budget = 0.0
+            return wanted
+        self._budget = min(
+            self._budget + (now - self._budget_time) * self.classify_per_s, self.classify_per_s
+        )
+        self._budget_time = now
+        granted = min(wanted, int(self._budget))
+        self._budget -= granted
+        return granted
 
     def _lap(self, stage: str, since: float) -> float:
         now = time.perf_counter()
@@ -228,27 +280,17 @@ class FrameAnalyzer:
 
     def _face(self, box: np.ndarray, probs: np.ndarray, track_id: int, classified: bool) -> Face:
         box_tuple = tuple(int(v) for v in box)
+        points = self._landmarks.get(track_id)
+        landmarks = None if points is None else points.astype(np.float32)
         if not classified:
-            return Face(box_tuple, probs, UNKNOWN, float("nan"), track_id, classified=False)
+            nan = np.full(len(self.classes), np.nan, np.float32)
+            return Face(box_tuple, nan, UNKNOWN, float("nan"), track_id, False, landmarks)
         best = int(np.argmax(probs))
-        return Face(box_tuple, probs, self.classes[best], float(probs[best]), track_id)
+        return Face(
+            box_tuple, probs, self.classes[best], float(probs[best]), track_id, True, landmarks
+        )
 
     def annotate(self, frame: np.ndarray, faces: list[Face], blur: bool = False) -> np.ndarray:
         """A copy of ``frame`` with each face's box, track id, emotion and confidence drawn;
         ``blur=True`` also blurs every face so nobody can be recognised."""
-        scene = np.array(frame, copy=True)
-        if not faces:
-            return scene
-        xywh = np.array([f.box for f in faces], dtype=float)
-        detections = sv.Detections(
-            xyxy=np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]),
-            tracker_id=np.array([f.track_id for f in faces]),
-        )
-        if blur:
-            scene = self._blur_annotator.annotate(scene, detections)
-        labels = [
-            f"#{f.track_id} {f.label} {f.confidence:.0%}" if f.classified else f"#{f.track_id}"
-            for f in faces
-        ]
-        scene = self._box_annotator.annotate(scene, detections)
-        return self._label_annotator.annotate(scene, detections, labels=labels)
+        return self._annotator.annotate(frame, faces, blur)

@@ -67,7 +67,8 @@ def cached_analyzer(model: str | None, detector: str) -> FrameAnalyzer:
     """One analyzer per process and settings: loading the model per video would be slow."""
     from fer_core.analyzer import FrameAnalyzer
 
-    analyzer = FrameAnalyzer(model, detector=detector)
+    # Searches in the calling thread: a batch run's output must not depend on timing.
+    analyzer = FrameAnalyzer(model, detector=detector, background_search=False)
     analyzer.classifier.predict_proba(np.zeros((1, 48, 48), np.uint8))  # Keras's first call is slow
     return analyzer
 

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from fer_core.detectors import DEFAULT_DETECTOR
 from fer_core.errors import FerCoreError
 from fer_core.serialization import jsonable
 
@@ -32,7 +33,7 @@ class Settings:
     """
 
     sample_fps: float | None = 3.0
-    detector: str = "haar"
+    detector: str = DEFAULT_DETECTOR
     model: str | None = None
     annotate: bool = False
     blur: bool = False

@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Literal
 
 import av
+import cv2
 import numpy as np
 
 from fer_core.analyzer import Face, FrameAnalyzer, box_iou
 from fer_core.classifier import MODEL_DEFAULT, TTA, EmotionClassifier
 from fer_core.detection import HaarFaceDetector, crop_faces
+from fer_core.detectors.scoring import MatchResult, load_reference, match_faces
+from fer_core.errors import InvalidInputError
 from fer_core.preprocessing import preprocess
 
 
@@ -127,3 +130,106 @@ def classification_speed(
         classifier.predict_proba(faces, tta=tta)
         done += batch
     return done / (time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class PhotoScore:
+    """One photo's full search against its reference faces."""
+
+    name: str
+    width: int
+    height: int
+    match: MatchResult
+    seconds: float
+
+
+def crowd_recall(
+    analyzer: FrameAnalyzer,
+    folder: str | Path,
+    reference: str | Path | None = None,
+    crops_dir: str | Path | None = None,
+) -> list[PhotoScore]:
+    """One ``analyze`` call per photo (a full search after ``reset``), matched against the
+    reference boxes (default: ``folder/reference_faces.json``). With ``crops_dir`` each box
+    that matches no reference face is saved there as a crop, so anyone can look at them."""
+    folder = Path(folder)
+    boxes_by_photo = load_reference(reference or folder / "reference_faces.json")
+    if not boxes_by_photo:
+        raise InvalidInputError(f"the reference file for {folder} lists no photos")
+    if crops_dir is not None:
+        Path(crops_dir).mkdir(parents=True, exist_ok=True)
+    scores = []
+    for name, truth in sorted(boxes_by_photo.items()):
+        image = cv2.imread(str(folder / name))
+        if image is None:
+            raise InvalidInputError(f"cannot read the photo {folder / name}")
+        analyzer.reset()
+        start = time.perf_counter()
+        faces = analyzer.analyze(image)
+        seconds = time.perf_counter() - start
+        found = np.array([f.box for f in faces], int).reshape(-1, 4)
+        match = match_faces(found, truth)
+        if crops_dir is not None:
+            for i in match.unmatched_found:
+                x, y, w, h = found[i]
+                crop = image[max(y, 0) : y + h, max(x, 0) : x + w]
+                cv2.imwrite(str(Path(crops_dir) / f"{Path(name).stem}_unmatched_{i}.png"), crop)
+        scores.append(PhotoScore(name, image.shape[1], image.shape[0], match, seconds))
+    return scores
+
+
+@dataclass
+class LiveCrowdSpeed:
+    """The live path on crowd footage: speed, faces per frame, and their coverage."""
+
+    frames: int
+    analyze_s: float  # FrameAnalyzer.analyze alone
+    process_s: float  # LiveMonitor.process: analysis, recording and annotation
+    faces: int
+    coverage: float  # share of a full search's faces that the live output reports
+    searches: int
+
+    @property
+    def analyze_fps(self) -> float:
+        return self.frames / self.analyze_s if self.analyze_s else float("nan")
+
+    @property
+    def process_fps(self) -> float:
+        return self.frames / self.process_s if self.process_s else float("nan")
+
+
+def live_crowd_speed(
+    analyzer: FrameAnalyzer, frames: list[tuple[float, np.ndarray]], check_every: int = 30
+) -> LiveCrowdSpeed:
+    """Feed ``(time_s, frame)`` pairs as fast as they are taken, twice: to
+    ``FrameAnalyzer.analyze``, then to ``LiveMonitor.process`` (annotation on, blur off).
+    Every ``check_every``-th frame's faces from the first run are compared with a full search
+    of that frame (run afterwards, outside the timing)."""
+    from fer_core.live import LiveMonitor
+
+    analyzer.classifier.predict_proba(np.zeros((1, 48, 48), np.uint8))  # warm-up
+    analyzer.reset()
+    outputs: list[list[Face]] = []
+    start = time.perf_counter()
+    for time_s, frame in frames:
+        outputs.append(analyzer.analyze(frame, time_s))
+    analyze_s = time.perf_counter() - start
+    searches = analyzer.searches
+    analyzer.reset()
+    times = iter([t for t, _ in frames])
+    monitor = LiveMonitor(analyzer, clock=lambda: next(times))
+    start = time.perf_counter()
+    for _, frame in frames:
+        monitor.process(frame)
+    process_s = time.perf_counter() - start
+    analyzer.close()
+    found = covered = 0
+    for index in range(0, len(frames), check_every):
+        reference = analyzer.detect(frames[index][1])
+        live = np.array([f.box for f in outputs[index]], int).reshape(-1, 4)
+        found += len(reference)
+        covered += match_faces(live, reference).matched
+    faces = sum(map(len, outputs))
+    return LiveCrowdSpeed(
+        len(frames), analyze_s, process_s, faces, covered / max(found, 1), searches
+    )

@@ -58,3 +58,70 @@ def write_demo_video(
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
     return path
+
+
+# Where the face sits in ``astronaut_face_patch``: CenterFace's box of her face, as fractions
+# of the patch (x, y, w, h), so generated crowds come with their true face boxes.
+_FACE_IN_PATCH = np.array([0.305, 0.195, 0.4, 0.545])
+
+
+def crowd_scene(
+    width: int = 1920,
+    height: int = 1080,
+    n_faces: int = 150,
+    face_px: tuple[int, int] = (14, 48),
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """An audience seen from the back of a hall: ``n_faces`` copies of a real face in rows,
+    smaller towards the back (top), with varied brightness and some mirrored. Returns the
+    BGR frame and the faces' true (N, 4) ``x, y, w, h`` boxes."""
+    rng = np.random.default_rng(seed)
+    frame = _hall(width, height, rng)
+    rows = max(1, round(np.sqrt(n_faces * height / width)))
+    per_row = np.full(rows, n_faces // rows)
+    per_row[: n_faces % rows] += 1
+    boxes = []
+    for row, count in enumerate(per_row):
+        depth = (row + 0.5) / rows  # 0 at the back (top), 1 at the front
+        face = face_px[0] + depth * (face_px[1] - face_px[0])
+        patch_px = max(round(face / _FACE_IN_PATCH[2]), 8)
+        y = int(depth * (height - patch_px))
+        slots = np.linspace(0, width - patch_px, count + 2)[1:-1] if count else []
+        for x in slots:
+            x = int(np.clip(x + rng.uniform(-0.25, 0.25) * patch_px, 0, width - patch_px))
+            top = int(np.clip(y + rng.uniform(-0.15, 0.15) * patch_px, 0, height - patch_px))
+            patch = astronaut_face_patch(patch_px).astype(np.float32) * rng.uniform(0.7, 1.15)
+            if rng.random() < 0.5:
+                patch = patch[:, ::-1]
+            frame[top : top + patch_px, x : x + patch_px] = np.clip(patch, 0, 255)
+            boxes.append(np.array([x, top, 0, 0]) + _FACE_IN_PATCH * patch_px)
+    return frame, np.round(np.array(boxes, float).reshape(-1, 4)).astype(int)
+
+
+def _hall(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+    """A dim, textured background (seats and walls), so detectors are not handed a flat one."""
+    ys = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
+    base = 60 + 40 * ys + rng.normal(0, 6, (height, width, 1)).astype(np.float32)
+    tint = np.array([1.0, 0.9, 0.8], np.float32)
+    return np.clip(base * tint, 0, 255).astype(np.uint8)
+
+
+def panning_crowd(
+    seconds: float = 10.0,
+    fps: float = 30.0,
+    width: int = 1920,
+    height: int = 1080,
+    n_faces: int = 200,
+    pan_px_per_s: float = 20.0,
+    seed: int = 0,
+):
+    """Frames of a camera panning slowly across a crowd: yields ``(time_s, frame, boxes)``
+    with the true face boxes of each frame (faces cut by the frame's edge included)."""
+    travel = int(np.ceil(seconds * pan_px_per_s)) + 1
+    canvas, boxes = crowd_scene(width + travel, height, n_faces, seed=seed)
+    for index in range(int(seconds * fps)):
+        time_s = index / fps
+        left = round(time_s * pan_px_per_s)
+        shifted = boxes - np.array([left, 0, 0, 0])
+        inside = (shifted[:, 0] >= 0) & (shifted[:, 0] + shifted[:, 2] <= width)
+        yield time_s, np.ascontiguousarray(canvas[:, left : left + width]), shifted[inside]

@@ -55,6 +55,23 @@ class FaceTracker:
         """How many distinct faces (ids) this stream has had."""
         return self._next_id - 1
 
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every live track: ids (N,), boxes (N, 4) and whether the last update matched it."""
+        ids = np.array([t.track_id for t in self._tracks], int)
+        boxes = np.array([t.box for t in self._tracks], float).reshape(-1, 4)
+        visible = np.array([t.missed == 0 for t in self._tracks], bool)
+        return ids, boxes, visible
+
+    def move(self, boxes: np.ndarray) -> None:
+        """Put every track (in ``snapshot`` order) at a box measured by other means (optical
+        flow between searches); their motion is then known, so velocities are cleared."""
+        boxes = np.asarray(boxes, float).reshape(-1, 4)
+        if len(boxes) != len(self._tracks):
+            raise ValueError(f"expected {len(self._tracks)} boxes, got {len(boxes)}")
+        for track, box in zip(self._tracks, boxes, strict=True):
+            track.box = box.copy()
+            track.velocity = np.zeros(2)
+
     def predicted_boxes(self) -> np.ndarray:
         """(N, 4) boxes where each live track expects its face in the next frame."""
         if not self._tracks:

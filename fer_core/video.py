@@ -180,7 +180,8 @@ def analyze_video(
     if start_s < 0 or (end_s is not None and end_s <= start_s):
         raise ValueError(f"need 0 <= start_s < end_s, got start_s={start_s}, end_s={end_s}")
     path = Path(path)
-    analyzer = analyzer or FrameAnalyzer()
+    # Searches in the calling thread by default: the same video gives the same output.
+    analyzer = analyzer or FrameAnalyzer(background_search=False)
     if set(analyzer.classes) != set(CLASSES):
         raise VideoError(f"the model's classes {analyzer.classes} are not {CLASSES}")
     analyzer.reset()

@@ -1,6 +1,7 @@
 """FrameAnalyzer on real faces: the astronaut photo, moved and tiled into synthetic video."""
 
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -12,9 +13,15 @@ from fer_core.detection import crop_faces
 from fer_core.errors import InvalidInputError
 
 
+def exact_analyzer(classifier=None, **kwargs) -> FrameAnalyzer:
+    """Every frame searched and classified, in the calling thread: the reference behaviour."""
+    settings = dict(detect_every_s=0, classify_every_s=0, background_search=False)
+    return FrameAnalyzer(classifier, smoothing_s=0, **(settings | kwargs))
+
+
 @pytest.fixture(scope="module")
 def analyzer() -> FrameAnalyzer:
-    return FrameAnalyzer(smoothing_s=0)
+    return exact_analyzer()
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +67,8 @@ def test_ids_follow_moving_faces_and_a_new_face_gets_a_new_id(analyzer, face_pat
 
 
 def test_smoothing_on_and_off(astronaut_bgr):
-    raw = FrameAnalyzer(smoothing_s=0)
-    smooth = FrameAnalyzer(smoothing_s=1.0)
+    raw = exact_analyzer()
+    smooth = FrameAnalyzer(raw.classifier, smoothing_s=1.0, classify_every_s=0)
     dimmed = (astronaut_bgr * 0.5).astype(np.uint8)
     mirrored = np.ascontiguousarray(astronaut_bgr[:, ::-1])
     for i, frame in enumerate([astronaut_bgr, dimmed, mirrored]):
@@ -76,7 +83,7 @@ def test_smoothing_on_and_off(astronaut_bgr):
 
 
 def test_classify_every_bounds_the_classifier_work(astronaut_bgr, monkeypatch):
-    analyzer = FrameAnalyzer(classify_every_s=0.5)
+    analyzer = FrameAnalyzer(classify_every_s=0.5, detect_every_s=0, background_search=False)
     calls = []
     original = analyzer.classifier.predict_proba
     monkeypatch.setattr(
@@ -89,7 +96,7 @@ def test_classify_every_bounds_the_classifier_work(astronaut_bgr, monkeypatch):
     np.testing.assert_array_equal(results[1].probs, results[0].probs)  # reused in between
     assert all(face.classified and face.label == "happy" for face in results)
     assert analyzer.frames_analyzed == 12
-    assert {"detect", "track", "classify", "smooth"} <= set(analyzer.stage_seconds)
+    assert {"detect", "track", "classify"} <= set(analyzer.stage_seconds)
 
 
 def test_small_faces_are_reported_but_not_classified(astronaut_bgr):
@@ -145,14 +152,17 @@ def test_safe_to_call_from_several_threads(analyzer, astronaut_bgr):
     assert analyzer.faces_seen == 1
 
 
-def test_detect_every_refinds_tracked_faces_in_crops_and_new_faces_at_full_searches(
+def test_between_searches_faces_are_followed_by_flow_and_newcomers_wait_for_a_search(
     face_patch, monkeypatch
 ):
-    exact = FrameAnalyzer(smoothing_s=0)
-    quick = FrameAnalyzer(exact.classifier, smoothing_s=0, detect_every_s=0.5)
+    exact = exact_analyzer()
+    quick = FrameAnalyzer(
+        exact.classifier, smoothing_s=0, detect_every_s=0.5, background_search=False
+    )
     full_searches = []
+    search = quick.detect_faces
     monkeypatch.setattr(
-        quick, "detect", lambda frame: full_searches.append(1) or exact.detect(frame)
+        quick, "detect_faces", lambda frame: full_searches.append(1) or search(frame)
     )
     for step in range(10):
         positions = [(20 + 8 * step, 40), (420 - 6 * step, 250)]
@@ -166,16 +176,82 @@ def test_detect_every_refinds_tracked_faces_in_crops_and_new_faces_at_full_searc
             assert ids == [1, 2]
         else:
             assert ids == [1, 2, 3]
-        # Re-found faces sit where a full search puts them, within a few pixels.
+        # Followed faces sit where a full search puts them, within a few pixels.
         for box in (f.box for f in faces):
             nearest = min(reference, key=lambda r: np.abs(np.subtract(r, box)).sum())
             assert np.abs(np.subtract(nearest, box)).max() <= 0.15 * box[2]
     assert len(full_searches) == 2  # at 0.0 s and 0.5 s
 
 
-def test_detect_every_falls_back_to_full_search_when_nothing_is_tracked(face_patch):
-    analyzer = FrameAnalyzer(smoothing_s=0, detect_every_s=10.0)
+def test_an_empty_room_is_searched_often_until_someone_arrives(face_patch):
+    analyzer = FrameAnalyzer(smoothing_s=0, detect_every_s=10.0, background_search=False)
     empty = np.full((480, 700, 3), 90, np.uint8)
     assert analyzer.analyze(empty, 0.0) == []
-    faces = analyzer.analyze(_scene(face_patch, [(100, 100)], size=(480, 700)), 0.1)
+    assert analyzer.analyze(_scene(face_patch, [(100, 100)], size=(480, 700)), 0.1) == []
+    faces = analyzer.analyze(_scene(face_patch, [(100, 100)], size=(480, 700)), 0.3)
     assert [f.track_id for f in faces] == [1]
+
+
+def test_a_panning_camera_keeps_every_id(face_patch):
+    analyzer = FrameAnalyzer(smoothing_s=0, detect_every_s=0.5, background_search=False)
+    canvas = _scene(face_patch, [(40, 40), (260, 60), (480, 240)], size=(480, 900))
+    for step in range(12):  # 12 px a frame to the left: 360 px/s at 30 frames/s
+        frame = np.ascontiguousarray(canvas[:, 12 * step : 12 * step + 640])
+        faces = analyzer.analyze(frame, step / 30)
+        assert sorted(f.track_id for f in faces) == [1, 2, 3]
+    (first,) = [f for f in faces if f.track_id == 1]
+    assert abs(first.box[0] + first.box[2] / 2 - (40 + 95 - 12 * 11)) < 12  # moved with the pan
+
+
+def test_a_background_search_adds_newcomers_without_holding_up_frames(face_patch):
+    analyzer = FrameAnalyzer(smoothing_s=0, detect_every_s=0.2, background_search=True)
+    one = _scene(face_patch, [(40, 40)], size=(480, 700))
+    two = _scene(face_patch, [(40, 40), (400, 200)], size=(480, 700))
+    assert len(analyzer.analyze(one, 0.0)) == 1  # the first frame is searched at once
+    counts, deadline = [], time.monotonic() + 60
+    while (not counts or counts[-1] < 2) and time.monotonic() < deadline:
+        counts.append(len(analyzer.analyze(two, 0.1 * len(counts) + 0.1)))
+        time.sleep(0.005)
+    assert counts[-1] == 2, "the newcomer arrives with a later search"
+    assert counts.count(1) >= 2, "frames kept flowing, with the known face, while it searched"
+    analyzer.close()
+
+
+def test_the_classification_budget_reads_the_stalest_faces_first(face_patch, monkeypatch):
+    analyzer = FrameAnalyzer(
+        smoothing_s=0,
+        detect_every_s=0,
+        classify_every_s=0,
+        classify_per_s=10.0,
+        background_search=False,
+    )
+    calls = []
+    original = analyzer.classifier.predict_proba
+    monkeypatch.setattr(
+        analyzer.classifier,
+        "predict_proba",
+        lambda crops: calls.append(len(crops)) or original(crops),
+    )
+    frame = _scene(face_patch, [(20, 20), (250, 20), (480, 20), (20, 260), (250, 260)], (480, 700))
+    for step in range(6):
+        faces = analyzer.analyze(frame, step * 0.1)
+        assert len(faces) == 5 and all(f.classified for f in faces)
+    assert calls == [5, 1, 1, 1, 1, 1]  # all at first, then 10 faces/s: one per 0.1 s frame
+    ages = [analyzer.smoother.age_s(f.track_id, 0.5) for f in faces]
+    assert sorted(ages) == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])  # round robin, stalest first
+
+
+def test_landmarks_sit_inside_their_faces(analyzer, astronaut_bgr):
+    analyzer.reset()
+    (face,) = analyzer.analyze(astronaut_bgr)
+    assert face.landmarks is not None and face.landmarks.shape == (5, 2)
+    x, y, w, h = face.box
+    assert (face.landmarks[:, 0] > x).all() and (face.landmarks[:, 0] < x + w).all()
+    assert (face.landmarks[:, 1] > y).all() and (face.landmarks[:, 1] < y + h).all()
+    left_eye, right_eye = face.landmarks[:2]
+    assert left_eye[0] < right_eye[0] and abs(left_eye[1] - right_eye[1]) < 0.1 * h
+
+
+def test_haar_gives_no_landmarks(astronaut_bgr):
+    (face,) = exact_analyzer(detector="haar").analyze(astronaut_bgr)
+    assert face.landmarks is None

@@ -1,0 +1,94 @@
+"""What the pipeline reports per face, and drawing it: light modules, no TensorFlow.
+
+Kept apart from ``FrameAnalyzer`` so a process that only shows results (the web server, a
+report) can hold and draw faces without loading the model's framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import supervision as sv
+
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in one frame.
+
+    ``probs`` are in the analyzer's ``classes`` order (smoothed unless smoothing is off).
+    Faces smaller than the analyzer's ``min_face`` are reported with ``classified=False``,
+    NaN probabilities and the label ``"unknown"``. ``landmarks`` are the detector's key
+    points (eyes, nose, mouth corners for CenterFace) as a ``(K, 2)`` array in frame
+    coordinates, or ``None`` when the detector gives none.
+    """
+
+    box: tuple[int, int, int, int]
+    probs: np.ndarray = field(repr=False)
+    label: str
+    confidence: float
+    track_id: int
+    classified: bool = True
+    landmarks: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+def face_rows(faces: list[Face], classes: tuple[str, ...], time_s: float, frame: int) -> list[dict]:
+    """Rows of the per-face table; probabilities are matched to columns by class name."""
+    return [
+        {
+            "time_s": time_s,
+            "frame": frame,
+            "track_id": f.track_id,
+            "x": f.box[0],
+            "y": f.box[1],
+            "w": f.box[2],
+            "h": f.box[3],
+            "label": f.label,
+            "confidence": f.confidence,
+            **dict(zip(classes, f.probs.tolist(), strict=True)),
+        }
+        for f in faces
+    ]
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two ``x, y, w, h`` boxes."""
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(x1 - x0, 0) * max(y1 - y0, 0)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+class FaceAnnotator:
+    """Draw faces on a frame: box, track id, emotion and confidence; optionally blurred."""
+
+    def __init__(self) -> None:
+        self._box = sv.BoxAnnotator(color_lookup=sv.ColorLookup.TRACK)
+        self._label = sv.LabelAnnotator(
+            color_lookup=sv.ColorLookup.TRACK, text_scale=0.5, text_padding=4
+        )
+        self._blur = sv.BlurAnnotator()
+
+    def annotate(self, frame: np.ndarray, faces: list[Face], blur: bool = False) -> np.ndarray:
+        """A copy of ``frame`` with each face drawn; ``blur=True`` also blurs every face so
+        nobody can be recognised."""
+        scene = np.array(frame, copy=True)
+        if not faces:
+            return scene
+        xywh = np.array([f.box for f in faces], dtype=float)
+        detections = sv.Detections(
+            xyxy=np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]),
+            tracker_id=np.array([f.track_id for f in faces]),
+        )
+        if blur:
+            scene = self._blur.annotate(scene, detections)
+        labels = [
+            f"#{f.track_id} {f.label} {f.confidence:.0%}" if f.classified else f"#{f.track_id}"
+            for f in faces
+        ]
+        scene = self._box.annotate(scene, detections)
+        return self._label.annotate(scene, detections, labels=labels)
