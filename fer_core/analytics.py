@@ -107,8 +107,11 @@ def summarize(
     """A session in one dict: duration, frames, faces seen, overall mood and its peaks.
 
     ``faces_seen`` counts distinct track ids (or, without a tracker, the most faces in one
-    frame). Peaks are the buckets of highest and lowest valence. ``duration_s`` defaults to
-    the span of the analyzed frames; a video passes its own length.
+    frame). ``faces_in_view`` and ``faces_classified`` are means per analyzed frame (a face
+    too small to read is in view but not classified); ``classified_share`` is the share of
+    the faces in view that the emotion figures stand for. Peaks are the buckets of highest
+    and lowest valence. ``duration_s`` defaults to the span of the analyzed frames; a video
+    passes its own length.
     """
     table = timeline(faces, frame_times, bucket_s)
     times = np.unique(np.asarray(frame_times if frame_times is not None else faces["time_s"]))
@@ -119,6 +122,7 @@ def summarize(
     classified = faces[list(CLASSES)].dropna()  # faces too small to classify have NaN
     overall = classified.mean() / classified.mean().sum() if len(classified) else None
     with_faces = table.dropna(subset=["valence"])
+    n_frames = max(len(times), 1)
     return {
         "duration_s": float(
             duration_s if duration_s is not None else np.ptp(times) if len(times) else 0.0
@@ -126,6 +130,10 @@ def summarize(
         "frames_analyzed": len(times),
         "face_detections": len(faces),
         "faces_seen": faces_seen,
+        # How much of the room the emotion figures stand for (see ``coverage``).
+        "faces_in_view": len(faces) / n_frames,
+        "faces_classified": len(classified) / n_frames,
+        "classified_share": len(classified) / len(faces) if len(faces) else None,
         "distribution": None if overall is None else {c: float(overall[c]) for c in CLASSES},
         "dominant": None if overall is None else str(overall.idxmax()),
         "mean_valence": None if overall is None else float(valence(overall)),

@@ -37,6 +37,9 @@ INDEX_COLUMNS = (
     "duration_s",
     "frames_analyzed",
     "faces_seen",
+    "faces_in_view",
+    "faces_classified",
+    "classified_share",
     "dominant",
     "processing_s",
     "speed_x_realtime",
@@ -200,7 +203,16 @@ def done_row(item: Input, name: str, status: str, summary: dict, db: str | None)
     ]:
         row[column] = f"{name}/{files[key]}" if key in files else None
     row["summary_json"] = f"{name}/summary.json"
-    for key in ("duration_s", "frames_analyzed", "faces_seen", "dominant", "processing_s"):
+    for key in (
+        "duration_s",
+        "frames_analyzed",
+        "faces_seen",
+        "faces_in_view",
+        "faces_classified",
+        "classified_share",
+        "dominant",
+        "processing_s",
+    ):
         row[key] = summary.get(key)
     row["speed_x_realtime"] = summary.get("speed_x_realtime")
     row["session_id"] = session_id(summary, db)

@@ -55,10 +55,14 @@ class FlowTracker:
         )
         steps = (moved - flat).reshape(len(boxes), -1, 2) / scale
         ok = status.reshape(len(boxes), -1).astype(bool)
-        camera = np.median(steps[ok], axis=0) if ok.any() else np.zeros(2)
+        if not ok.any():
+            return boxes, np.zeros(2)
+        camera = np.median(steps[ok], axis=0)
+        steps[~ok] = np.nan
+        trusted = ok.sum(axis=1) >= 2  # at least two points agree: the face's own motion
         shifts = np.tile(camera, (len(boxes), 1))
-        for i in np.flatnonzero(ok.sum(axis=1) >= 2):  # two points agree enough to trust
-            shifts[i] = np.median(steps[i][ok[i]], axis=0)
+        if trusted.any():
+            shifts[trusted] = np.nanmedian(steps[trusted], axis=1)
         out = boxes.copy()
         out[:, :2] += shifts
         return out, np.asarray(camera, np.float64)

@@ -135,6 +135,17 @@ def test_a_known_session():
     assert summary["peak_negative"]["time_s"] == 1.0
 
 
+def test_the_summary_says_how_much_of_the_room_the_figures_stand_for():
+    probs = np.tile(np.eye(7)[3], (4, 1))
+    probs[1:3] = np.nan  # two faces too small to read
+    faces = _faces_table(np.array([0.0, 0.0, 0.0, 1.0]), np.array([1, 2, 3, 1]), probs)
+    summary = summarize(faces, frame_times=[0.0, 1.0])
+    assert summary["faces_in_view"] == 2.0  # 3 faces, then 1
+    assert summary["faces_classified"] == 1.0  # 1, then 1
+    assert summary["classified_share"] == 0.5
+    assert summarize(faces.iloc[:0], frame_times=[0.0])["classified_share"] is None
+
+
 def test_empty_input_gives_empty_well_formed_results():
     empty = _faces_table(np.empty(0), np.empty(0, int), np.ones((0, 7)))
     table = timeline(empty)

@@ -148,6 +148,9 @@ def test_outputs_summary_index_and_progress(baseline, library):
     assert index["name"].tolist() == ["a", "b"]
     assert index["faces_csv"].tolist() == ["a/faces.csv", "b/faces.csv"]
     assert index["frames_analyzed"].tolist() == [6, 9]
+    # One large face per frame: in view and classified in every analyzed frame.
+    assert index["faces_in_view"].tolist() == [1.0, 1.0]
+    assert index["classified_share"].tolist() == [1.0, 1.0]
     as_json = json.loads(result.index_json.read_text())
     assert as_json["run"]["ok"] == 2 and as_json["run"]["failed"] == 0
     assert [v["status"] for v in as_json["videos"]] == ["ok", "ok"]
