@@ -1,8 +1,8 @@
-"""The dashboard: ``streamlit run dashboard/app.py``."""
+"""The dashboard: ``streamlit run dashboard/app.py``.
 
-# aiortc (imported by streamlit-webrtc) segfaults at import if TensorFlow was imported first;
-# every page runs in this process, so import it before anything can pull in TensorFlow.
-import streamlit_webrtc  # noqa: F401  # isort: skip
+Every page runs in this server process, which never imports TensorFlow or Keras: analysis runs
+in worker processes (``fer_core.workers``).
+"""
 
 import streamlit as st
 

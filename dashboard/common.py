@@ -1,7 +1,8 @@
-"""What every page shares: configuration, the session store, cached models and settings.
+"""What every page shares: configuration, the session store and the analysis settings.
 
-Only wiring lives here; analysis is in ``fer_core``. Configuration comes from
-``.streamlit/secrets.toml`` (or the environment):
+Only wiring lives here; analysis is in ``fer_core`` and runs in worker processes
+(``fer_core.workers``), so this server process never imports TensorFlow or Keras.
+Configuration comes from ``.streamlit/secrets.toml`` (or the environment):
 
 - ``password``: if set, the dashboard asks for it first;
 - ``database_url`` / ``FER_CORE_DB``: where sessions are stored (default: a SQLite file);
@@ -23,7 +24,7 @@ import streamlit as st
 import charts
 from fer_core import analytics
 from fer_core.catalog import LIVE_MODEL, model_names
-from fer_core.detection import DETECTORS
+from fer_core.detection import DEFAULT_DETECTOR, DETECTORS
 from fer_core.sessions import SessionStore
 
 
@@ -70,14 +71,6 @@ def _store(location: str | None) -> SessionStore:
     return SessionStore(location)
 
 
-@st.cache_resource(show_spinner="Loading the emotion model...")
-def classifier(name: str):
-    """Models are read-only once loaded, so every browser session shares one per name."""
-    from fer_core.classifier import EmotionClassifier  # TensorFlow: load only when needed
-
-    return EmotionClassifier.load(name)
-
-
 @dataclass(frozen=True)
 class AnalysisSettings:
     """The choices that shape a FrameAnalyzer; stored with every session."""
@@ -88,16 +81,15 @@ class AnalysisSettings:
     min_face: int
     detect_every_s: float
 
-    def analyzer(self):
-        from fer_core.analyzer import FrameAnalyzer
-
-        return FrameAnalyzer(
-            classifier(self.model),
-            detector=self.detector,
-            smoothing_s=self.smoothing_s,
-            min_face=self.min_face,
-            detect_every_s=self.detect_every_s,
-        )
+    def analyzer_options(self) -> dict[str, Any]:
+        """``FrameAnalyzer``'s keyword arguments: a worker process builds the analyzer."""
+        return {
+            "classifier": self.model,
+            "detector": self.detector,
+            "smoothing_s": self.smoothing_s,
+            "min_face": self.min_face,
+            "detect_every_s": self.detect_every_s,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,9 +109,10 @@ def analysis_settings(key: str, disabled: bool = False) -> AnalysisSettings:
     detector = sidebar.selectbox(
         "Face detector",
         list(DETECTORS),
+        index=list(DETECTORS).index(DEFAULT_DETECTOR),
         key=f"{key}_detector",
         disabled=disabled,
-        help="haar finds small faces best; blazeface is faster on large, close faces.",
+        help="Each finds faces at different sizes and speeds; see the README's detector table.",
     )
     smoothing = sidebar.slider(
         "Smoothing (s)",

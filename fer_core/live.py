@@ -1,11 +1,13 @@
 """A live stream's state, shared between the video callback thread and the page that shows it.
 
-``LiveMonitor`` wraps one ``FrameAnalyzer`` per stream. The callback thread calls ``process``
-(or ``callback`` with ``av.VideoFrame`` objects, as streamlit-webrtc does) for every frame;
-the page polls ``snapshot`` for the figures and charts, and ``unsaved`` hands the rows not yet
-written to the session store. Everything shared sits behind one lock and is bounded: per-face
-rows older than ``history_s`` are dropped, so a stream can run for hours in fixed memory (the
-session store keeps the full record).
+``LiveRecord`` keeps what a stream has shown so far: the page polls ``snapshot`` for the
+figures and charts, and ``unsaved`` hands the rows not yet written to the session store.
+Everything shared sits behind one lock and is bounded: per-face rows older than ``history_s``
+are dropped, so a stream can run for hours in fixed memory (the session store keeps the full
+record). ``LiveMonitor`` analyzes every frame with a ``FrameAnalyzer`` in this process; the
+callback thread calls ``process`` (or ``callback`` with ``av.VideoFrame`` objects, as
+streamlit-webrtc does). ``fer_core.workers.LiveWorker`` offers the same surface with the
+analyzer in a worker process. This module itself never imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
@@ -23,8 +26,11 @@ import pandas as pd
 
 from fer_core import analytics
 from fer_core.analytics import FACE_COLUMNS
-from fer_core.analyzer import Face, FrameAnalyzer, face_rows
+from fer_core.faces import Face, face_rows
 from fer_core.labels import CLASSES
+
+if TYPE_CHECKING:
+    from fer_core.analyzer import FrameAnalyzer
 
 
 @dataclass(frozen=True)
@@ -40,21 +46,23 @@ class LiveSnapshot:
     timeline: pd.DataFrame = field(repr=False)
 
 
-class LiveMonitor:
-    """Analyze, annotate and record the frames of one live stream; thread-safe."""
+class LiveRecord:
+    """The analyzed frames of one stream, bounded to ``history_s``; thread-safe.
+
+    Apart from the analysis, so one record serves an analyzer in this process or in a worker.
+    ``classes`` is the order of every face's probabilities.
+    """
 
     def __init__(
         self,
-        analyzer: FrameAnalyzer,
-        blur: bool = False,
+        classes: Sequence[str],
         history_s: float = 600.0,
         bucket_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if set(analyzer.classes) != set(CLASSES):
-            raise ValueError(f"the model's classes {analyzer.classes} are not {CLASSES}")
-        self.analyzer = analyzer
-        self.blur = blur  # read per frame, so the page can toggle it mid-stream
+        if set(classes) != set(CLASSES):
+            raise ValueError(f"the model's classes {tuple(classes)} are not {CLASSES}")
+        self.classes = tuple(classes)
         self.history_s = history_s
         self.bucket_s = bucket_s
         self._clock = clock
@@ -66,35 +74,36 @@ class LiveMonitor:
         self._last_faces: list[Face] = []
         self._start: float | None = None
         self._frames = 0
+        self._faces_seen = 0
 
-    def process(self, frame_bgr: np.ndarray) -> np.ndarray:
-        """Analyze one BGR frame, record its faces and return it annotated."""
+    def elapsed(self) -> float:
+        """Seconds since the stream's first frame; the first call starts the clock."""
         with self._lock:
             now = self._clock()
             if self._start is None:
                 self._start = now
-            elapsed = now - self._start
-        faces = self.analyzer.analyze(frame_bgr, elapsed)  # the analyzer has its own lock
+            return now - self._start
+
+    def add(self, elapsed: float, faces: list[Face], faces_seen: int) -> None:
+        """Record the faces of the frame taken at ``elapsed`` (from ``elapsed()``), and the
+        analyzer's count of distinct faces so far."""
         with self._lock:
             self._frames += 1
-            rows = face_rows(faces, self.analyzer.classes, elapsed, self._frames - 1)
+            rows = face_rows(faces, self.classes, elapsed, self._frames - 1)
             self._rows.extend(rows)
             self._frame_times.append(elapsed)
             self._unsaved_rows.extend(rows)
             if self._unsaved_from is None:
                 self._unsaved_from = elapsed
             self._last_faces = faces
+            self._faces_seen = max(self._faces_seen, faces_seen)
             self._forget_before(elapsed - self.history_s)
-        return self.analyzer.annotate(frame_bgr, faces, blur=self.blur)
 
-    def callback(self, frame: av.VideoFrame) -> av.VideoFrame:
-        """streamlit-webrtc's ``video_frame_callback``: frame in, annotated frame out."""
-        annotated = self.process(frame.to_ndarray(format="bgr24"))
-        out = av.VideoFrame.from_ndarray(annotated, format="bgr24")
-        out.pts = frame.pts
-        if frame.time_base is not None:  # frames made from arrays have none
-            out.time_base = frame.time_base
-        return out
+    @property
+    def last_faces(self) -> list[Face]:
+        """The faces of the latest recorded frame."""
+        with self._lock:
+            return list(self._last_faces)
 
     def snapshot(self) -> LiveSnapshot:
         """Figures and the per-second timeline of the retained history."""
@@ -102,7 +111,7 @@ class LiveMonitor:
             rows = list(self._rows)
             frame_times = np.fromiter(self._frame_times, float)
             last = list(self._last_faces)
-            frames = self._frames
+            frames, faces_seen = self._frames, self._faces_seen
         faces = self._table(rows)
         elapsed = float(frame_times[-1]) if len(frame_times) else 0.0
         recent = frame_times[frame_times > elapsed - 2.0]
@@ -111,13 +120,13 @@ class LiveMonitor:
         current = None
         if classified:
             mean = np.mean(classified, axis=0)
-            current = dict(zip(self.analyzer.classes, (mean / mean.sum()).tolist(), strict=True))
+            current = dict(zip(self.classes, (mean / mean.sum()).tolist(), strict=True))
         return LiveSnapshot(
             frames=frames,
             elapsed_s=elapsed,
             fps=float(fps),
             faces_in_view=len(last),
-            faces_seen=self.analyzer.faces_seen,
+            faces_seen=faces_seen,
             current=current,
             timeline=analytics.timeline(faces, frame_times, self.bucket_s),
         )
@@ -147,18 +156,18 @@ class LiveMonitor:
         with self._lock:
             rows = list(self._rows)
             frame_times = np.fromiter(self._frame_times, float)
+            faces_seen = self._faces_seen
         summary = analytics.summarize(self._table(rows), frame_times, self.bucket_s)
-        summary["faces_seen"] = self.analyzer.faces_seen  # counts the whole run
+        summary["faces_seen"] = faces_seen  # counts the whole run
         return summary
 
     def reset(self) -> None:
         """Forget everything: a new stream starts."""
         with self._lock:
-            self.analyzer.reset()
             self._rows.clear()
             self._frame_times.clear()
             self._unsaved_rows, self._unsaved_from = [], None
-            self._last_faces, self._start, self._frames = [], None, 0
+            self._last_faces, self._start, self._frames, self._faces_seen = [], None, 0, 0
 
     def _forget_before(self, cutoff: float) -> None:
         while self._frame_times and self._frame_times[0] < cutoff:
@@ -169,3 +178,64 @@ class LiveMonitor:
     @staticmethod
     def _table(rows) -> pd.DataFrame:
         return pd.DataFrame(list(rows), columns=list(FACE_COLUMNS))
+
+
+def replace_image(frame: av.VideoFrame, image_bgr: np.ndarray) -> av.VideoFrame:
+    """A new ``av.VideoFrame`` of ``image_bgr`` with ``frame``'s timing, for the callback."""
+    out = av.VideoFrame.from_ndarray(image_bgr, format="bgr24")
+    out.pts = frame.pts
+    if frame.time_base is not None:  # frames made from arrays have none
+        out.time_base = frame.time_base
+    return out
+
+
+class LiveMonitor:
+    """Analyze, annotate and record the frames of one live stream in this process; thread-safe."""
+
+    def __init__(
+        self,
+        analyzer: FrameAnalyzer,
+        blur: bool = False,
+        history_s: float = 600.0,
+        bucket_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.analyzer = analyzer
+        self.blur = blur  # read per frame, so the page can toggle it mid-stream
+        self.record = LiveRecord(analyzer.classes, history_s, bucket_s, clock)
+
+    @property
+    def history_s(self) -> float:
+        return self.record.history_s
+
+    @property
+    def bucket_s(self) -> float:
+        return self.record.bucket_s
+
+    def process(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """Analyze one BGR frame, record its faces and return it annotated."""
+        elapsed = self.record.elapsed()
+        faces = self.analyzer.analyze(frame_bgr, elapsed)  # the analyzer has its own lock
+        self.record.add(elapsed, faces, self.analyzer.faces_seen)
+        return self.analyzer.annotate(frame_bgr, faces, blur=self.blur)
+
+    def callback(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """streamlit-webrtc's ``video_frame_callback``: frame in, annotated frame out."""
+        return replace_image(frame, self.process(frame.to_ndarray(format="bgr24")))
+
+    def snapshot(self) -> LiveSnapshot:
+        """Figures and the per-second timeline of the retained history."""
+        return self.record.snapshot()
+
+    def unsaved(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Per-face rows and timeline buckets added or changed since the last call."""
+        return self.record.unsaved()
+
+    def summary(self) -> dict:
+        """The session summary over the retained history (the store has the whole run)."""
+        return self.record.summary()
+
+    def reset(self) -> None:
+        """Forget everything: a new stream starts."""
+        self.analyzer.reset()
+        self.record.reset()

@@ -5,15 +5,21 @@ The camera is a ``.y4m`` clip of the astronaut's face moving around a room, made
 whose only interface is loopback (plus a second loopback address, 127.0.0.2, for aiortc's
 ICE), so the WebRTC connection never touches the machine's real network. The test clicks
 START and waits until the server-side counters ("Frames analyzed", "Faces seen") move and the
-live Plotly chart has points, then clicks STOP.
+live Plotly chart has points, then clicks STOP. Meanwhile it checks through ``/proc`` that the
+model ran in a worker process, that TensorFlow never loaded in the server's, and that STOP
+ended the worker.
 
 Needs root (``ip netns``), Debian's ``/usr/bin/chromium`` and the ``playwright`` package (no
 browser download: Playwright drives the Debian binary). Without them the test is skipped on a
 developer machine, but fails when ``CI`` is set, so CI cannot skip it silently.
 
 The Playwright side runs as this file executed as a script inside the namespace
-(``python tests/test_browser.py --url ... --video ... --out ...``); it writes what it saw to
+(``python tests/test_browser.py drive --url ... --video ... --out ...``); it writes what it saw to
 a JSON file and the test asserts on that.
+
+The same file measures the page's throughput with a webcam-like 30 fps camera (root, chromium
+and playwright needed, as for the test): ``python tests/test_browser.py measure --seconds 30``
+prints the frames analyzed per second over that window, after a warm-up.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -62,6 +70,7 @@ WIDTH, HEIGHT, FPS, SECONDS, FACE_SIZE = 320, 240, 10, 3, 120
 # Limits of the browser run: the server's health, the START button (the first run of the page
 # loads the model), the figures after connecting, and the whole driver process.
 HEALTH_TIMEOUT_S, START_TIMEOUT_S, FIGURES_TIMEOUT_S, DRIVER_TIMEOUT_S = 120, 120, 90, 420
+WARMUP_S = 10  # a measurement starts this long after the figures first appear
 
 
 # --- the fake camera file --------------------------------------------------------------------
@@ -80,11 +89,19 @@ def write_y4m(path: Path, frames_bgr: list[np.ndarray], fps: int) -> Path:
     return path
 
 
-def face_clip(path: Path) -> Path:
+def face_clip(
+    path: Path,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    fps: int = FPS,
+    seconds: int = SECONDS,
+    face_size: int = FACE_SIZE,
+) -> Path:
+    """The fake camera's clip: one face drifting around a room (Chromium loops it)."""
     from fer_core.synthetic import scene
 
-    frames = [scene(i / FPS, 1, WIDTH, HEIGHT, FACE_SIZE) for i in range(SECONDS * FPS)]
-    return write_y4m(path, frames, FPS)
+    frames = [scene(i / fps, 1, width, height, face_size) for i in range(seconds * fps)]
+    return write_y4m(path, frames, fps)
 
 
 def test_y4m_clip_has_a_header_and_whole_i420_frames(tmp_path):
@@ -139,8 +156,12 @@ def wait_for_health(url: str, timeout_s: float) -> None:
         time.sleep(0.5)
 
 
-def drive(url: str, video: Path, out: Path) -> dict:
-    """Open the Live page, stream the fake camera, and record what the page shows."""
+def drive(url: str, video: Path, out: Path, measure_s: float = 0.0) -> dict:
+    """Open the Live page, stream the fake camera, and record what the page shows.
+
+    With ``measure_s``, once the figures are up and a warm-up has passed, also count the frames
+    analyzed over about that many seconds (``seen["rate"]``).
+    """
     from playwright.sync_api import sync_playwright
 
     seen: dict = {"metrics": {}, "charts": [], "steps": [], "console": [], "error": None}
@@ -179,6 +200,9 @@ def drive(url: str, video: Path, out: Path) -> dict:
                     step("gave up waiting")
                     break
                 page.wait_for_timeout(1000)
+            if measure_s and _done(seen):
+                seen["rate"] = _measure_rate(page, measure_s)
+                step("measured")
             page.screenshot(path=str(out.with_suffix(".png")), full_page=True)
             stop.click(timeout=10_000)
             start.wait_for(timeout=30_000)
@@ -192,6 +216,28 @@ def drive(url: str, video: Path, out: Path) -> dict:
             browser.close()
     out.write_text(json.dumps(seen, indent=1))
     return seen
+
+
+def _measure_rate(page, seconds: float) -> dict:
+    """Frames analyzed per second between the first and last change of the page's counter.
+
+    The counter is redrawn about once a second, so it is polled often and each change is timed
+    when it appears; the rate is taken between two such changes, after ``WARMUP_S``.
+    """
+    page.wait_for_timeout(WARMUP_S * 1000)
+    changes: list[tuple[float, float]] = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end or len(changes) < 2:
+        count = _number(dict(page.evaluate(_METRICS_JS)).get("Frames analyzed", ""))
+        if count is not None and (not changes or count != changes[-1][1]):
+            changes.append((time.monotonic(), count))
+        page.wait_for_timeout(100)
+    (t_first, first), (t_last, last) = changes[0], changes[-1]
+    return {
+        "frames": last - first,
+        "seconds": t_last - t_first,
+        "fps": (last - first) / (t_last - t_first),
+    }
 
 
 def _metric(seen: dict, label: str) -> float | None:
@@ -213,7 +259,7 @@ def _done(seen: dict) -> bool:
     )
 
 
-# --- the test (runs in pytest, outside the namespace) ------------------------------------------
+# --- the app and the namespace (run outside the namespace) -------------------------------------
 
 
 def _in_ci() -> bool:
@@ -232,14 +278,9 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, timeout=30)
 
 
-@pytest.fixture
-def netns():
-    """A private network namespace with only loopback (127.0.0.1 and 127.0.0.2)."""
-    _require(hasattr(os, "geteuid") and os.geteuid() == 0, "needs root for `ip netns`")
-    _require(shutil.which("ip") is not None, "needs the `ip` command (iproute2)")
-    _require(_run("ip", "netns", "list").returncode == 0, "`ip netns` does not work here")
-    _require(os.access(CHROMIUM, os.X_OK), f"needs Debian's chromium at {CHROMIUM}")
-    _require(importlib.util.find_spec("playwright") is not None, "needs the playwright package")
+@contextlib.contextmanager
+def private_network() -> Iterator[str]:
+    """A private network namespace with only loopback (127.0.0.1 and 127.0.0.2); needs root."""
     name = f"fer-e2e-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     # A CI runner stops a job with SIGTERM: turn it into an exception so the cleanup below runs.
     previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -252,7 +293,7 @@ def netns():
             subprocess.run(["ip", "netns", "exec", name, *command], check=True, timeout=30)
         yield name
     finally:
-        # Everything still in the namespace was started by this test (it is ours alone).
+        # Everything still in the namespace was started here (it is ours alone).
         for sig in (signal.SIGTERM, signal.SIGKILL):
             pids = [int(pid) for pid in _run("ip", "netns", "pids", name).stdout.split()]
             for pid in pids:
@@ -262,6 +303,17 @@ def netns():
                 time.sleep(2)
         subprocess.run(["ip", "netns", "delete", name], check=False, timeout=30)
         signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.fixture
+def netns():
+    _require(hasattr(os, "geteuid") and os.geteuid() == 0, "needs root for `ip netns`")
+    _require(shutil.which("ip") is not None, "needs the `ip` command (iproute2)")
+    _require(_run("ip", "netns", "list").returncode == 0, "`ip netns` does not work here")
+    _require(os.access(CHROMIUM, os.X_OK), f"needs Debian's chromium at {CHROMIUM}")
+    _require(importlib.util.find_spec("playwright") is not None, "needs the playwright package")
+    with private_network() as name:
+        yield name
 
 
 def _interrupt(signum: int, frame) -> None:
@@ -289,30 +341,33 @@ def _tail(path: Path, n: int = 40) -> str:
     return "\n".join(lines[-n:])
 
 
-@pytest.mark.browser
-def test_live_page_counts_frames_and_faces_from_a_browser_camera(netns, tmp_path):
-    assert APP.exists(), f"the dashboard is missing: {APP}"
-    video = face_clip(tmp_path / "face.y4m")
+def run_live_page(
+    netns: str, folder: Path, video: Path, measure_s: float = 0.0, app_path: Path = APP
+) -> dict:
+    """Serve the dashboard ``app_path`` inside ``netns``, from the folder above its own (where
+    its ``.streamlit`` config is), and drive its Live page with ``video`` as camera.
+
+    Returns what the browser saw (``drive``'s record), with ``report``: the steps, the logs and
+    the screenshot's path, for a failure message; and ``processes``: whether TensorFlow was ever
+    loaded in the server's process and in a worker, and the workers left after STOP.
+    """
     in_ns = ["ip", "netns", "exec", netns]
-    env = {**os.environ, "FER_CORE_DB": str(tmp_path / "sessions.db")}
-    app_log, driver_log, result = (
-        tmp_path / "app.log",
-        tmp_path / "driver.log",
-        tmp_path / "seen.json",
-    )
+    env = {**os.environ, "FER_CORE_DB": str(folder / "sessions.db")}
+    app_log, driver_log, result = folder / "app.log", folder / "driver.log", folder / "seen.json"
     app_command = [
-        *in_ns, sys.executable, "-m", "streamlit", "run", str(APP),
+        *in_ns, sys.executable, "-m", "streamlit", "run", str(app_path),
         "--server.headless", "true", "--server.port", str(PORT),
-        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+        "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     driver_command = [
-        *in_ns, sys.executable, __file__,
+        *in_ns, sys.executable, __file__, "drive", "--measure-s", str(measure_s),
         "--url", f"http://localhost:{PORT}", "--video", str(video), "--out", str(result),
     ]  # fmt: skip
     t0 = time.monotonic()
+    processes = {"server_tensorflow": False, "worker_tensorflow": False}
     with open(app_log, "w") as app_out, open(driver_log, "w") as driver_out:
         app = subprocess.Popen(
-            app_command, cwd=ROOT, env=env, stdout=app_out, stderr=subprocess.STDOUT,
+            app_command, cwd=app_path.parents[1], env=env, stdout=app_out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         driver = None
@@ -323,30 +378,69 @@ def test_live_page_counts_frames_and_faces_from_a_browser_camera(netns, tmp_path
             )  # fmt: skip
             while driver.poll() is None:
                 assert app.poll() is None, f"the app exited ({app.returncode}):\n{_tail(app_log)}"
-                assert time.monotonic() - t0 < DRIVER_TIMEOUT_S, (
+                assert time.monotonic() - t0 < DRIVER_TIMEOUT_S + measure_s, (
                     f"the browser run took over {DRIVER_TIMEOUT_S} s:\n{_tail(driver_log)}"
                 )
+                processes["server_tensorflow"] |= _loads_tensorflow(app.pid)
+                processes["worker_tensorflow"] |= any(map(_loads_tensorflow, _workers(app.pid)))
                 time.sleep(0.5)
+            processes["workers_after_stop"] = _workers(app.pid)
         finally:
             if driver is not None:
                 _stop(driver)
             _stop(app)
-    elapsed = time.monotonic() - t0
     context = (
         f"\n--- driver log\n{_tail(driver_log)}\n--- app log\n{_tail(app_log)}"
         f"\n--- screenshot of the page: {result.with_suffix('.png')}"
     )
     assert driver.returncode == 0 and result.exists(), f"the browser driver failed{context}"
     seen = json.loads(result.read_text())
-    report = (
-        f"after {elapsed:.0f} s, steps {seen['steps']}, metrics {seen['metrics']}, "
-        f"charts {seen['charts']}, error {seen['error']}{context}"
+    seen["processes"] = processes
+    seen["report"] = (
+        f"after {time.monotonic() - t0:.0f} s, steps {seen['steps']}, metrics {seen['metrics']}, "
+        f"charts {seen['charts']}, processes {processes}, error {seen['error']}{context}"
     )
+    return seen
+
+
+def _workers(server: int) -> list[int]:
+    """The analysis worker processes under ``server`` (any thread may have started one)."""
+    found, todo = [], [server]
+    while todo:
+        pid = todo.pop()
+        with contextlib.suppress(OSError):  # it exited meanwhile
+            if b"fer_core.workers" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+            for children in Path(f"/proc/{pid}/task").glob("*/children"):
+                todo += [int(child) for child in children.read_text().split()]
+    return sorted(found)
+
+
+def _loads_tensorflow(pid: int) -> bool:
+    """Whether TensorFlow's libraries are mapped into the process."""
+    try:
+        return "tensorflow" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:  # it exited meanwhile
+        return False
+
+
+# --- the test ----------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_live_page_counts_frames_and_faces_from_a_browser_camera(netns, tmp_path):
+    assert APP.exists(), f"the dashboard is missing: {APP}"
+    seen = run_live_page(netns, tmp_path, face_clip(tmp_path / "face.y4m"))
+    report = seen["report"]
     assert seen["error"] is None, report
     assert (_metric(seen, "Frames analyzed") or 0) > 0, report
     assert (_metric(seen, "Faces seen") or 0) >= 1, report
     assert _chart_points(seen, "Emotions over time") > 0, report
     assert _chart_points(seen, "Valence") > 0, report
+    # The model ran in a worker process, never in the server's, and STOP ended the worker.
+    processes = seen["processes"]
+    assert not processes["server_tensorflow"] and processes["worker_tensorflow"], report
+    assert processes["workers_after_stop"] == [], report
     # The run was saved as a live session while streaming, and closed by STOP.
     saved = SessionStore(tmp_path / "sessions.db").list()
     assert saved["kind"].tolist() == ["live"], f"sessions {saved.to_dict('records')}; {report}"
@@ -354,10 +448,35 @@ def test_live_page_counts_frames_and_faces_from_a_browser_camera(netns, tmp_path
     assert pd.notna(saved.loc[0, "ended_at"]), report
 
 
+def measure(seconds: float, app_path: Path = APP) -> dict:
+    """Frames analyzed per second with a 640x480, 30 fps camera streaming to the Live page.
+
+    ``app_path`` can be another version of the dashboard (say, an older commit's ``dashboard``
+    and ``.streamlit`` from ``git archive``), run with this checkout's ``fer_core``.
+    """
+    with tempfile.TemporaryDirectory(prefix="fer-measure-") as name:
+        folder = Path(name)
+        video = face_clip(folder / "camera.y4m", 640, 480, 30, 3, 160)
+        with private_network() as netns:
+            seen = run_live_page(netns, folder, video, measure_s=seconds, app_path=app_path)
+        if "rate" not in seen:
+            raise RuntimeError(f"no measurement: {seen['report']}")
+        return seen["rate"] | {"camera": "640x480 at 30 fps", "processes": seen["processes"]}
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="Drive the Live page in headless Chromium.")
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--video", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
+    parser = argparse.ArgumentParser(description="Drive or measure the Live page in Chromium.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    driving = commands.add_parser("drive", help="inside the namespace: the browser side")
+    driving.add_argument("--url", required=True)
+    driving.add_argument("--video", type=Path, required=True)
+    driving.add_argument("--out", type=Path, required=True)
+    driving.add_argument("--measure-s", type=float, default=0.0)
+    measuring = commands.add_parser("measure", help="frames analyzed per second (needs root)")
+    measuring.add_argument("--seconds", type=float, default=30.0)
+    measuring.add_argument("--app", type=Path, default=APP, help="the dashboard's app.py")
     arguments = parser.parse_args()
-    drive(arguments.url, arguments.video, arguments.out)
+    if arguments.command == "drive":
+        drive(arguments.url, arguments.video, arguments.out, arguments.measure_s)
+    else:
+        print(json.dumps(measure(arguments.seconds, arguments.app.resolve())))

@@ -1,8 +1,18 @@
-"""Every dashboard page through Streamlit's AppTest, with a private session database."""
+"""Every dashboard page through Streamlit's AppTest, with a private session database.
+
+Analysis runs in worker processes; ``test_the_server_process_never_imports_tensorflow`` runs
+``serve_every_page`` in a fresh interpreter to check what the server's process imports.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -13,10 +23,13 @@ from streamlit.testing.v1 import AppTest
 
 from fer_core import analytics
 from fer_core.catalog import DEFAULT_MODEL
+from fer_core.detection import DEFAULT_DETECTOR
 from fer_core.sessions import SessionStore
 from fer_core.synthetic import scene, write_demo_video
+from fer_core.workers import LiveWorker
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+DEADLINE_S = 300  # a worker process loads TensorFlow and the model; two shared cores are slow
 
 
 @pytest.fixture
@@ -53,6 +66,38 @@ def _metrics(app: AppTest) -> dict[str, str]:
     return {metric.label: metric.value for metric in app.metric}
 
 
+def _until(condition: Callable[[], bool], what: str) -> None:
+    """Wait until a worker process makes ``condition`` true."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what} after {DEADLINE_S} s"
+        time.sleep(0.05)
+
+
+def _stream(monitor: LiveWorker, until: Callable[[], bool]) -> None:
+    """What streamlit-webrtc's thread does with a 10 fps camera, until ``until()``."""
+    deadline = time.monotonic() + DEADLINE_S
+    index = 0
+    while not until():
+        assert monitor.status != "failed", monitor.error
+        assert time.monotonic() < deadline, f"the worker analyzed nothing in {DEADLINE_S} s"
+        frame = av.VideoFrame.from_ndarray(scene(index / 10, 2, 480, 270, 96), format="bgr24")
+        monitor.callback(frame)
+        index += 1
+        time.sleep(0.1)
+
+
+def _analyze_upload(app: AppTest, video: bytes) -> AppTest:
+    _open(app, "video")
+    app.file_uploader[0].set_value(("talk.mp4", video, "video/mp4"))
+    app.select_slider[0].set_value("every frame")
+    app.checkbox[0].check()
+    app.run()
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    return app
+
+
 def _save_session(database: Path, name: str, seconds: int) -> int:
     """A finished session of one happy face, as a batch run would store it."""
     others = dict.fromkeys(("angry", "disgust", "fear", "neutral", "sad", "surprise"), 0.05)
@@ -81,40 +126,44 @@ def test_every_page_opens(app):
         assert _open(app, page).title[0].value == title
 
 
-def test_live_page_shows_what_the_callback_thread_recorded(app):
+def test_live_page_shows_what_the_worker_analyzed_and_a_worker_death(app):
     assert _metrics(app) == {"Frames analyzed": "0", "Faces in view": "0", "Faces seen": "0"}
     labels = {widget.label for widget in app.selectbox} | {widget.label for widget in app.slider}
     assert {"Model", "Face detector", "Smoothing (s)", "Minimum face size (px)"} <= labels
+    assert app.selectbox(key="live_detector").value == DEFAULT_DETECTOR
     assert app.toggle[0].label == "Blur faces in the video"
-    monitor = app.session_state["live_monitor"]
-    for i in range(3):  # what streamlit-webrtc's worker thread does with each frame
-        frame = av.VideoFrame.from_ndarray(scene(i / 5, 2, 480, 270, 96), format="bgr24")
-        monitor.callback(frame)
-    app.run()
-    metrics = _metrics(app)
-    assert metrics["Frames analyzed"] == "3"
-    assert metrics["Faces in view"] == "2" and metrics["Faces seen"] == "2"
-    assert len(app.get("plotly_chart")) == 3  # now, emotions over time, valence
+    monitor: LiveWorker = app.session_state["live_monitor"]
+    assert monitor.pid is None  # no worker before START
+    with monitor:  # what START and STOP do
+        _stream(monitor, lambda: monitor.snapshot().frames >= 3)
+        app.run()
+        metrics = _metrics(app)
+        assert int(metrics["Frames analyzed"]) >= 3
+        assert metrics["Faces in view"] == "2" and metrics["Faces seen"] == "2"
+        assert len(app.get("plotly_chart")) == 3  # now, emotions over time, valence
+        assert not app.error
+
+        os.kill(monitor.pid, signal.SIGKILL)  # the model's process crashes
+        _until(lambda: monitor.status == "failed", "the worker's death to be noticed")
+        app.run()
+        assert not app.exception, app.exception
+        assert app.error[0].value.startswith("The analysis stopped: the fer-live-worker process")
+        assert "SIGKILL" in app.error[0].value and "START" in app.error[0].value
+        assert int(_metrics(app)["Frames analyzed"]) >= 3  # what was analyzed stays shown
 
 
 def test_live_settings_build_a_new_analyzer_between_streams(app):
     first = app.session_state["live_monitor"]
     app.slider(key="live_min_face").set_value(48).run()
     second = app.session_state["live_monitor"]
-    assert second is not first and second.analyzer.min_face == 48
+    assert second is not first and second.analyzer_options["min_face"] == 48
     app.toggle(key="live_blur").set_value(True).run()
     assert app.session_state["live_monitor"] is second and second.blur
 
 
 def test_uploaded_video_gives_charts_downloads_and_a_session(app, database, demo_video):
-    _open(app, "video")
-    assert app.button[0].disabled  # nothing uploaded yet
-    app.file_uploader[0].set_value(("talk.mp4", demo_video, "video/mp4"))
-    app.select_slider[0].set_value("every frame")
-    app.checkbox[0].check()
-    app.run()
-    app.button[0].click().run()
-    assert not app.exception, app.exception
+    assert _open(app, "video").button[0].disabled  # nothing uploaded yet
+    _analyze_upload(app, demo_video)
     assert not app.error
     metrics = _metrics(app)
     assert metrics["Faces seen"] == "2" and metrics["Frames analyzed"] == "12"
@@ -193,3 +242,44 @@ def test_password_gate(database, tmp_path):
     test.text_input[0].set_value("s3cret")
     test.button[0].click().run()
     assert test.title[0].value == "Live audience"
+
+
+def test_the_server_process_never_imports_tensorflow(tmp_path, demo_video):
+    """Streamlit clears the Keras session after every rerun once Keras is imported, and
+    TensorFlow before aiortc crashes: the server must leave both to its workers."""
+    video = tmp_path / "talk.mp4"
+    video.write_bytes(demo_video)
+    env = {**os.environ, "FER_CORE_DB": str(tmp_path / "sessions.db")}
+    code = (
+        "import json, sys, test_dashboard as t; print(json.dumps(t.serve_every_page(sys.argv[1])))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(video)], cwd=Path(__file__).parent,
+        capture_output=True, text=True, env=env, timeout=3 * DEADLINE_S,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["video_faces_seen"] == "2" and seen["live_frames_analyzed"] > 0, seen
+    assert seen["tensorflow_or_keras"] == [], seen
+
+
+def serve_every_page(video: str) -> dict:
+    """Open every page, analyze a video and stream to the Live page, as the server does;
+    then report the TensorFlow and Keras modules this process imported (none, we expect)."""
+    streamlit_webrtc.component.get_this_session_info = lambda: None  # as the fixture does
+    app = AppTest.from_file(str(APP), default_timeout=DEADLINE_S)
+    app.run()
+    for page in ("sessions", "model", "about", "live"):
+        _open(app, page)
+    monitor: LiveWorker = app.session_state["live_monitor"]
+    with monitor:
+        _stream(monitor, lambda: monitor.snapshot().frames >= 1)
+    app.run()
+    live_frames = int(_metrics(app)["Frames analyzed"])
+    video_faces_seen = _metrics(_analyze_upload(app, Path(video).read_bytes()))["Faces seen"]
+    heavy = sorted(name for name in sys.modules if name.split(".")[0] in {"tensorflow", "keras"})
+    return {
+        "tensorflow_or_keras": heavy,
+        "live_frames_analyzed": live_frames,
+        "video_faces_seen": video_faces_seen,
+    }

@@ -6,7 +6,7 @@ st.title("About & privacy")
 st.markdown(
     """
 ### What this dashboard computes
-For every video frame it finds the faces (OpenCV's Haar cascade or MediaPipe's BlazeFace),
+For every video frame it finds the faces (with the face detector chosen in the sidebar),
 follows each face with a tracker so it keeps one number while in view, and estimates seven
 emotions (angry, disgust, fear, happy, neutral, sad, surprise) with a small neural network
 trained on the FER2013 dataset. Per second it charts the average emotion mix of the faces in

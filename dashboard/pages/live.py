@@ -9,7 +9,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 import charts
 import common
-from fer_core.live import LiveMonitor
+from fer_core.workers import LiveWorker
 
 SAVE_EVERY_S = 5
 
@@ -22,11 +22,14 @@ if streaming:
     st.sidebar.caption("Stop the stream to change the model, detector or smoothing.")
 
 # One monitor per browser session (kept in session_state, never a module global); rebuilt
-# only between streams, because the callback thread holds the running one.
+# only between streams, because the callback thread holds the running one. Its worker process
+# (the model) runs from START to STOP.
 if not streaming and state.get("live_settings") != settings:
-    state["live_monitor"] = LiveMonitor(settings.analyzer())
+    if "live_monitor" in state:
+        state["live_monitor"].close()
+    state["live_monitor"] = LiveWorker(settings.analyzer_options())
     state["live_settings"] = settings
-monitor: LiveMonitor = state["live_monitor"]
+monitor: LiveWorker = state["live_monitor"]
 monitor.blur = blur
 
 video, figures = st.columns([3, 2])
@@ -35,6 +38,7 @@ with video:
         key="live",
         mode=WebRtcMode.SENDRECV,
         video_frame_callback=monitor.callback,
+        on_video_ended=monitor.close,  # STOP, a closed tab or a dropped connection
         media_stream_constraints={"video": True, "audio": False},
         rtc_configuration=common.rtc_configuration(),
         async_processing=True,
@@ -56,13 +60,14 @@ def save_progress(session_id: int) -> None:
 # is opened and closed here; the fragment below saves what arrives in between.
 playing = context.state.playing
 if playing and "live_session_id" not in state:
-    monitor.reset()
+    monitor.start()
     state["live_last_save"] = 0.0
     started = datetime.now().astimezone()
     state["live_session_id"] = common.store().create(
         f"Live {started:%Y-%m-%d %H:%M}", "live", settings.as_dict() | {"blur": blur}
     )
 elif not playing and "live_session_id" in state:
+    monitor.close()
     session_id = state.pop("live_session_id")
     save_progress(session_id)
     common.store().finish(session_id, monitor.summary())
@@ -72,6 +77,10 @@ state["live_streaming"] = playing
 
 @st.fragment(run_every=1.0)
 def live_figures() -> None:
+    if monitor.status == "failed":
+        st.error(f"The analysis stopped: {monitor.error}. Press STOP, then START to restart it.")
+    elif monitor.status == "starting":
+        st.info("Loading the emotion model; the video shows unanalyzed until it is ready.")
     snapshot = monitor.snapshot()
     frames, in_view, seen = st.columns(3)
     frames.metric("Frames analyzed", snapshot.frames, help=f"{snapshot.fps:.1f} frames/s")

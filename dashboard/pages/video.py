@@ -13,7 +13,7 @@ import charts
 import common
 from fer_core import analytics
 from fer_core.errors import FerCoreError
-from fer_core.video import analyze_video
+from fer_core.workers import analyze_video_in_worker
 
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
 SAMPLE_RATES = {"every frame": None, "10 per second": 10.0, "5 per second": 5.0}
@@ -33,18 +33,19 @@ blur = st.checkbox("Blur faces in the annotated video", disabled=not annotate)
 
 
 def run(upload, sample_fps: float | None) -> dict:
-    """Analyze the upload in a private temp folder that is removed afterwards."""
+    """Analyze the upload in a worker process (the model never loads in this server), in a
+    private temp folder that is removed afterwards."""
     bar = st.progress(0.0, text=f"Analyzing {upload.name}...")
     started = datetime.now().astimezone()
     with tempfile.TemporaryDirectory(prefix="fer-upload-") as folder:
         source = Path(folder) / f"upload{Path(upload.name).suffix.lower()}"
         source.write_bytes(upload.getbuffer())
         target = Path(folder) / "annotated.mp4" if annotate else None
-        result = analyze_video(
+        result = analyze_video_in_worker(
             source,
-            sample_fps=sample_fps,
+            settings.analyzer_options(),
             progress=lambda done: bar.progress(min(done, 1.0), text=f"{done:.0%} analyzed"),
-            analyzer=settings.analyzer(),
+            sample_fps=sample_fps,
             annotated_path=target,
             blur=blur,
         )

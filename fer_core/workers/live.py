@@ -1,0 +1,262 @@
+"""``LiveWorker``: a live stream whose frames are analyzed in a worker process.
+
+The calling process (the web server) keeps the stream's ``LiveRecord`` and draws every frame;
+the worker builds the ``FrameAnalyzer`` from keyword arguments, so TensorFlow loads there and a
+crash in the model ends only the worker. The worker analyzes one frame at a time. While it is
+busy only the newest frame waits for it; the others go back at once, drawn with the last
+known faces, so no backlog builds and the video keeps the camera's frame rate. With ``blur`` on,
+frames that cannot be analyzed (the model still loading, or the worker dead) go back blurred
+whole, so the promise of blurred faces holds.
+
+Faces come back with their probabilities in ``fer_core.labels.CLASSES`` order, whatever the
+model's own order. The worker starts with ``start`` (a new stream) and ends with ``close``
+(the stream stopped), on a dropped ``LiveWorker``, or when the calling process exits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Callable, Mapping
+from multiprocessing.connection import Connection
+from typing import Any, Literal
+
+import av
+import cv2
+import numpy as np
+import pandas as pd
+
+from fer_core.faces import FaceAnnotator
+from fer_core.labels import CLASSES
+from fer_core.live import LiveRecord, LiveSnapshot, replace_image
+from fer_core.workers.process import WorkerError, WorkerProcess
+
+Status = Literal["stopped", "starting", "running", "failed"]
+BLUR_CELL_PX = 24  # with blur on and no analysis, the frame is shown as cells this large
+
+
+class LiveWorker:
+    """The surface of ``fer_core.live.LiveMonitor``, with the analyzer in a worker process.
+
+    ``analyzer_options`` are ``FrameAnalyzer``'s keyword arguments (``classifier`` as a model
+    name). Nothing starts until ``start``; as a context manager it starts and closes.
+    """
+
+    def __init__(
+        self,
+        analyzer_options: Mapping[str, Any] | None = None,
+        blur: bool = False,
+        history_s: float = 600.0,
+        bucket_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.analyzer_options = dict(analyzer_options or {})
+        self.blur = blur  # read per frame, so the page can toggle it mid-stream
+        self.record = LiveRecord(CLASSES, history_s, bucket_s, clock)
+        self._annotator = FaceAnnotator()
+        self._lock = threading.Lock()  # guards everything below
+        self._worker: WorkerProcess | None = None
+        self._listener: threading.Thread | None = None
+        self._finalizer: weakref.finalize | None = None
+        self._status: Status = "stopped"
+        self._error: str | None = None
+        self._busy = False  # a frame is with the worker
+        self._waiting: tuple[float, np.ndarray] | None = None  # the newest frame since
+        self._generation = 0  # bumped by start and reset; older results are dropped
+
+    def __enter__(self) -> LiveWorker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def status(self) -> Status:
+        """``starting`` while the worker loads the model, ``failed`` after it failed or died."""
+        return self._status
+
+    @property
+    def error(self) -> str | None:
+        """Why the worker failed, in words; None unless ``status`` is ``failed``."""
+        return self._error
+
+    @property
+    def pid(self) -> int | None:
+        """The worker process's id while one runs."""
+        worker = self._worker
+        return worker.pid if worker is not None else None
+
+    def start(self) -> None:
+        """A new stream: forget the record and start a fresh worker (restarting a running one).
+
+        The worker loads the model first; until then frames pass through unanalyzed.
+        """
+        self.close()
+        worker = WorkerProcess(_serve, "fer-live-worker", self.analyzer_options)
+        listener = threading.Thread(
+            target=_listen, args=(weakref.ref(self), worker), name="fer-live-listener", daemon=True
+        )
+        with self._lock:
+            self.record.reset()
+            self._worker, self._listener = worker, listener
+            self._status, self._error = "starting", None
+            self._busy, self._waiting = False, None
+            self._generation += 1
+        # If the page drops this object without closing it, the worker still ends.
+        self._finalizer = weakref.finalize(self, worker.stop)
+        listener.start()
+
+    def close(self) -> None:
+        """Stop the worker and reap it; the record stays readable for the summary."""
+        with self._lock:
+            worker, listener = self._worker, self._listener
+            self._worker = self._listener = None
+            self._busy, self._waiting = False, None
+            if self._status != "failed":
+                self._status = "stopped"
+        if worker is None:
+            return
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        worker.stop()
+        listener.join()  # it returns once it hears the worker exit
+        worker.close()
+
+    def callback(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """streamlit-webrtc's ``video_frame_callback``; never waits for the model."""
+        image = frame.to_ndarray(format="bgr24")
+        if not self._offer(image):  # no faces to draw, nor to blur by
+            return replace_image(frame, _blur_whole(image)) if self.blur else frame
+        faces = self.record.last_faces
+        if not faces:
+            return frame
+        return replace_image(frame, self._annotator.annotate(image, faces, blur=self.blur))
+
+    def snapshot(self) -> LiveSnapshot:
+        """Figures and the per-second timeline of the retained history."""
+        return self.record.snapshot()
+
+    def unsaved(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Per-face rows and timeline buckets added or changed since the last call."""
+        return self.record.unsaved()
+
+    def summary(self) -> dict:
+        """The session summary over the retained history (the store has the whole run)."""
+        return self.record.summary()
+
+    def reset(self) -> None:
+        """Forget everything: a new stream starts (the worker's analyzer resets before its
+        next frame, so tracks and smoothing start afresh too)."""
+        with self._lock:
+            self._generation += 1
+            self._waiting = None
+            self.record.reset()
+
+    def _offer(self, image: np.ndarray) -> bool:
+        """Hand ``image`` to the worker if it is free, else keep it as the newest waiting;
+        False when no worker is running to take it."""
+        with self._lock:
+            if self._status != "running":
+                return False
+            elapsed = self.record.elapsed()
+            if self._busy:
+                self._waiting = (elapsed, image)
+                return True
+            self._busy = True
+            message = (self._generation, elapsed, image)
+            worker = self._worker
+        worker.send(message)  # a dead worker is reported by the listener
+        return True
+
+    def _on_message(self, worker: WorkerProcess, message: tuple) -> None:
+        """A message from ``worker``: ready, the faces of a frame, or why it failed."""
+        with self._lock:
+            if worker is not self._worker:  # closed or restarted meanwhile
+                return
+            kind = message[0]
+            if kind == "ready":
+                self._status = "running"
+                return
+            if kind == "failed":
+                self._fail(message[1])
+                return
+            _, generation, elapsed, faces, faces_seen = message
+            if generation == self._generation:
+                self.record.add(elapsed, faces, faces_seen)
+            waiting, self._waiting = self._waiting, None
+            self._busy = waiting is not None
+            following = (self._generation, *waiting) if waiting is not None else None
+        if following is not None:
+            worker.send(following)
+
+    def _on_exit(self, worker: WorkerProcess, error: WorkerError) -> None:
+        with self._lock:
+            if worker is self._worker and self._status != "failed":
+                self._fail(str(error))
+
+    def _fail(self, error: str) -> None:
+        self._status, self._error = "failed", error
+        self._busy, self._waiting = False, None
+
+
+def _blur_whole(image: np.ndarray) -> np.ndarray:
+    """``image`` as coarse cells, so no face in it can be recognised."""
+    height, width = image.shape[:2]
+    cells = (max(width // BLUR_CELL_PX, 1), max(height // BLUR_CELL_PX, 1))
+    small = cv2.resize(image, cells, interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _listen(owner: weakref.ref[LiveWorker], worker: WorkerProcess) -> None:
+    """The calling process's thread that hears the worker; it holds its ``LiveWorker`` only
+    weakly, so a dropped one is collected (and its worker stopped by the finalizer)."""
+    while True:
+        try:
+            message = worker.receive()
+        except WorkerError as error:
+            live = owner()
+            if live is not None:
+                live._on_exit(worker, error)
+            return
+        live = owner()
+        if live is None:
+            return
+        live._on_message(worker, message)
+        del live
+
+
+def _serve(connection: Connection, analyzer_options: dict[str, Any]) -> None:
+    """The worker process: build the analyzer, then analyze frames until the pipe closes."""
+    try:
+        from fer_core.analyzer import FrameAnalyzer  # TensorFlow: only ever in the worker
+
+        analyzer = FrameAnalyzer(**analyzer_options)
+        if set(analyzer.classes) != set(CLASSES):
+            raise ValueError(f"the model's classes {analyzer.classes} are not {CLASSES}")
+    except Exception as error:
+        traceback.print_exc()
+        connection.send(("failed", f"the analyzer could not be built: {error}"))
+        return
+    order = [analyzer.classes.index(name) for name in CLASSES]
+    generation = None
+    try:
+        connection.send(("ready",))
+        while True:
+            frame_generation, elapsed, image = connection.recv()
+            if frame_generation != generation:
+                analyzer.reset()
+                generation = frame_generation
+            try:
+                faces = analyzer.analyze(image, elapsed)
+            except Exception as error:
+                traceback.print_exc()
+                connection.send(("failed", f"a frame could not be analyzed: {error}"))
+                return
+            faces = [dataclasses.replace(face, probs=face.probs[order]) for face in faces]
+            connection.send(("faces", frame_generation, elapsed, faces, analyzer.faces_seen))
+    except (EOFError, BrokenPipeError):  # the calling process closed the pipe or exited
+        return

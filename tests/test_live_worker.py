@@ -1,0 +1,165 @@
+"""LiveWorker: a live stream analyzed in a worker process, fed real frames of a real face.
+
+The frames are ``fer_core.synthetic.scene``: the astronaut's face (scikit-image) moving around
+a room. The worker imports TensorFlow and loads the model, which takes a while on a busy
+machine, so waits have a generous deadline; no test depends on how long anything takes.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from fer_core.detection import make_detector
+from fer_core.labels import CLASSES
+from fer_core.synthetic import scene
+from fer_core.workers import LiveWorker
+
+DEADLINE_S = 300  # loading TensorFlow and the model on two shared cores can be slow
+CAMERA_FPS = 30
+
+
+class FakeClock:
+    """A clock the test advances, so each frame's time tells which frame it was."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _frame(time_s: float, width: int = 320, height: int = 240, face: int = 96) -> av.VideoFrame:
+    frame = av.VideoFrame.from_ndarray(scene(time_s, 1, width, height, face), format="bgr24")
+    frame.pts = round(time_s * CAMERA_FPS)
+    return frame
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    """Wait until the worker process makes ``condition`` true."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what} after {DEADLINE_S} s"
+        time.sleep(0.05)
+
+
+def _stream(worker: LiveWorker, clock: FakeClock, until: Callable[[], bool], what: str):
+    """Feed camera-paced frames until ``until()``; the last frame in and what came back."""
+    deadline = time.monotonic() + DEADLINE_S
+    index = 0
+    while True:
+        frame = _frame(index / CAMERA_FPS)
+        out = worker.callback(frame)
+        if until():
+            return frame, out
+        assert worker.status != "failed", worker.error
+        assert time.monotonic() < deadline, f"still waiting for {what} after {DEADLINE_S} s"
+        index += 1
+        clock.now += 1 / CAMERA_FPS
+        time.sleep(1 / CAMERA_FPS)
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited and been reaped: a zombie still has its /proc entry."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+@pytest.fixture(autouse=True)
+def _linux_only():
+    if not Path("/proc/self").exists():
+        pytest.skip("checks processes through /proc")
+
+
+def test_worker_analyzes_a_stream_resets_and_stops_with_it():
+    clock = FakeClock()
+    worker = LiveWorker({"smoothing_s": 0}, clock=clock)
+    assert worker.status == "stopped" and worker.pid is None  # nothing runs before start
+    with worker:
+        pid = worker.pid
+        assert pid is not None and pid != os.getpid()
+        first = _frame(0.0)
+        assert worker.callback(first) is first  # no faces known yet: passed through at once
+        frame, out = _stream(worker, clock, lambda: worker.snapshot().frames >= 3, "3 frames")
+        assert worker.status == "running" and worker.error is None
+        assert (out.width, out.height, out.pts) == (frame.width, frame.height, frame.pts)
+        assert not np.array_equal(out.to_ndarray(format="bgr24"), frame.to_ndarray(format="bgr24"))
+        snap = worker.snapshot()
+        assert snap.faces_in_view == 1 and snap.faces_seen == 1
+        assert set(snap.current) == set(CLASSES)
+        assert sum(snap.current.values()) == pytest.approx(1.0)
+        faces, timeline = worker.unsaved()
+        assert len(faces) == snap.frames and (faces["track_id"] == 1).all()
+        assert timeline["n_faces"].max() == 1
+
+        worker.reset()  # a new stream: the record and the worker's tracker start afresh
+        assert worker.snapshot().frames == 0
+        _stream(worker, clock, lambda: worker.snapshot().frames >= 2, "2 frames after reset")
+        faces, _ = worker.unsaved()
+        assert (faces["track_id"] == 1).all() and worker.snapshot().faces_seen == 1
+    assert worker.status == "stopped" and worker.pid is None
+    assert _gone(pid), f"worker {pid} is still running or a zombie after close"
+    assert worker.summary()["faces_seen"] == 1  # the record outlives the worker, for saving
+
+
+def test_only_the_newest_frame_waits_while_the_worker_is_busy():
+    clock = FakeClock()
+    with LiveWorker({"smoothing_s": 0}, clock=clock) as worker:
+        _until(lambda: worker.status == "running", "the model to load")
+        # Frozen, the worker holds the first frame (small, so it fits in the pipe) while three
+        # more arrive; each returns at once, and only the newest is kept for it.
+        os.kill(worker.pid, signal.SIGSTOP)
+        try:
+            for index in range(4):
+                frame = _frame(float(index), 160, 120, 100)
+                assert worker.callback(frame) is frame  # no faces known yet
+                clock.now += 1.0
+        finally:
+            os.kill(worker.pid, signal.SIGCONT)
+        _until(lambda: worker.snapshot().frames == 2, "the held and the newest frame")
+        faces, _ = worker.unsaved()
+        assert sorted(set(faces["time_s"])) == [0.0, 3.0]  # frames 1 and 2 were never queued
+
+
+def test_a_worker_that_dies_is_reported_and_the_stream_keeps_flowing():
+    clock = FakeClock()
+    with LiveWorker({"smoothing_s": 0}, clock=clock) as worker:
+        _stream(worker, clock, lambda: worker.snapshot().faces_in_view == 1, "a face")
+        pid = worker.pid
+        os.kill(pid, signal.SIGKILL)
+        _until(lambda: worker.status == "failed", "the death to be noticed")
+        assert worker.error == "the fer-live-worker process was killed by SIGKILL"
+        frame = _frame(0.0)
+        assert worker.callback(frame) is frame  # frames still come back, without stale boxes
+        worker.blur = True  # no faces to blur by: the whole frame is blurred
+        blurred = worker.callback(frame).to_ndarray(format="bgr24")
+        image = frame.to_ndarray(format="bgr24")
+        assert blurred.shape == image.shape
+        detector = make_detector("haar")
+        assert len(detector.detect(image)) == 1 and len(detector.detect(blurred)) == 0
+        assert worker.snapshot().frames >= 1  # what was analyzed is kept
+    assert _gone(pid)
+    assert worker.status == "failed"  # the error stays for the page to show
+
+
+def test_an_analyzer_that_cannot_be_built_fails_with_its_reason():
+    with LiveWorker({"detector": "no-such-detector"}) as worker:
+        _until(lambda: worker.status == "failed", "the analyzer to fail")
+        assert "the analyzer could not be built" in worker.error
+        assert "no-such-detector" in worker.error
+
+
+def test_a_dropped_worker_stops_its_process():
+    worker = LiveWorker()
+    worker.start()
+    pid = worker.pid
+    del worker  # as when a browser session's state is discarded without a STOP
+    gc.collect()
+    _until(lambda: _gone(pid), f"worker {pid} to be stopped and reaped")
