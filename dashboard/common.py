@@ -150,6 +150,17 @@ def analysis_settings(key: str, disabled: bool = False) -> AnalysisSettings:
     )
 
 
+COVERAGE_HELP = (
+    "Faces large enough to read (see the minimum face size): the emotion figures stand for "
+    "these. Smaller faces are counted in view but not classified."
+)
+
+
+def share_text(share: float | None) -> str | None:
+    """``"85% of the room"``, or None when nobody is in view."""
+    return None if share is None else f"{share:.0%} of the room"
+
+
 def timeline_charts(timeline: pd.DataFrame, key: str, empty: str) -> None:
     """The emotion mix per second and valence with a 10 s rolling mean; ``empty`` if no faces."""
     if not timeline["valence"].notna().any():

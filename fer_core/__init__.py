@@ -13,9 +13,10 @@ from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
 
 if TYPE_CHECKING:
-    from fer_core.analyzer import Face, FrameAnalyzer
+    from fer_core.analyzer import FrameAnalyzer
     from fer_core.classifier import EmotionClassifier
     from fer_core.data import FerDataset, load_dataset
+    from fer_core.faces import Face
     from fer_core.preprocessing import preprocess
 
 __all__ = [
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Face": "fer_core.analyzer",
+    "Face": "fer_core.faces",
     "FrameAnalyzer": "fer_core.analyzer",
     "EmotionClassifier": "fer_core.classifier",
     "FerDataset": "fer_core.data",

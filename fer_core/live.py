@@ -44,6 +44,13 @@ class LiveSnapshot:
     faces_seen: int
     current: dict[str, float] | None
     timeline: pd.DataFrame = field(repr=False)
+    #: Faces of the latest frame large enough to read: what ``current`` stands for.
+    faces_classified: int = 0
+
+    @property
+    def classified_share(self) -> float | None:
+        """The share of the faces in view that the emotion figures stand for."""
+        return self.faces_classified / self.faces_in_view if self.faces_in_view else None
 
 
 class LiveRecord:
@@ -129,6 +136,7 @@ class LiveRecord:
             faces_seen=faces_seen,
             current=current,
             timeline=analytics.timeline(faces, frame_times, self.bucket_s),
+            faces_classified=len(classified),
         )
 
     def unsaved(self) -> tuple[pd.DataFrame, pd.DataFrame]:

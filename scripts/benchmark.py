@@ -5,6 +5,7 @@ python scripts/benchmark.py [VIDEO] [--faces N] [--width W --height H] [--second
     Speed on one-face (or few-face) footage against Haar plus one model call per face.
     With no VIDEO, footage is generated (moving astronaut faces).
 python scripts/benchmark.py --crowd DIR [--reference FILE] [--crops-out DIR] [--detector NAME]
+           [--crowd-scale F]
     Faces found in group photos: one analyze call per photo against reference boxes
     (DIR/reference_faces.json by default); unmatched boxes are saved as crops.
 python scripts/benchmark.py --live-crowd [VIDEO] [--seconds S] [--faces N]
@@ -57,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crowd", metavar="DIR", help="group photos with reference boxes")
     parser.add_argument("--reference", help="reference boxes (default: DIR/reference_faces.json)")
     parser.add_argument("--crops-out", help="save boxes that match no reference face here")
+    parser.add_argument(
+        "--crowd-scale", type=float, default=1.0, help="resize the photos first (0.5: tinier faces)"
+    )
     parser.add_argument("--live-crowd", action="store_true", help="the live path on a crowd")
     parser.add_argument("--max-frames", type=int, default=600, help="frames decoded into RAM")
     parser.add_argument("--no-reference", action="store_true", help="skip the naive reference")
@@ -136,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def crowd(analyzer: FrameAnalyzer, args: argparse.Namespace) -> int:
     """Faces found per photo and in all, against the reference boxes."""
-    scores = crowd_recall(analyzer, args.crowd, args.reference, args.crops_out)
+    scores = crowd_recall(analyzer, args.crowd, args.reference, args.crops_out, args.crowd_scale)
     print(
         f"{'photo':<28} {'size':>10} {'reference':>9} {'found':>6} {'matched':>7} "
         f"{'recall':>7} {'unmatched':>9} {'time':>7}"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 
+import cv2
 import numpy as np
 import pytest
 
-from fer_core.analyzer import Face, box_iou
-from fer_core.benchmarking import agreement, classification_speed
+from fer_core.analyzer import Face, FrameAnalyzer, box_iou
+from fer_core.benchmarking import agreement, classification_speed, crowd_recall
 from fer_core.classifier import MODEL_DEFAULT
+from fer_core.errors import InvalidInputError
+from fer_core.synthetic import crowd_scene
 
 
 def _face(box, label="happy", classified=True) -> Face:
@@ -61,3 +65,21 @@ def test_classification_speed_counts_faces_with_the_views_asked_for(tta):
     assert len(classifier.calls) >= 2  # one warm-up call, then the timed ones
     assert set(classifier.calls) == {(8, tta)}
     assert speed > 0
+
+
+def test_crowd_recall_scores_photos_and_saves_the_unmatched_boxes(tmp_path):
+    frame, truth = crowd_scene(960, 540, n_faces=30, face_px=(18, 40), seed=4)
+    cv2.imwrite(str(tmp_path / "hall.png"), frame)
+    corners = np.column_stack([truth[:, :2], truth[:, :2] + truth[:, 2:]])
+    # The reference leaves out two faces: the finder's boxes there count as unmatched.
+    reference = {"faces": {"hall.png": corners[2:].tolist()}}
+    (tmp_path / "reference_faces.json").write_text(json.dumps(reference))
+    crops = tmp_path / "crops"
+    (score,) = crowd_recall(FrameAnalyzer(), tmp_path, crops_dir=crops)
+    assert (score.width, score.height) == (960, 540)
+    assert score.match.n_reference == 28 and score.match.recall >= 0.9
+    assert len(score.match.unmatched_found) >= 2
+    assert len(list(crops.glob("hall_unmatched_*.png"))) == len(score.match.unmatched_found)
+    with pytest.raises(InvalidInputError, match="cannot read the photo"):
+        (tmp_path / "hall.png").write_bytes(b"not an image")
+        crowd_recall(FrameAnalyzer(), tmp_path)

@@ -127,7 +127,12 @@ def test_every_page_opens(app):
 
 
 def test_live_page_shows_what_the_worker_analyzed_and_a_worker_death(app):
-    assert _metrics(app) == {"Frames analyzed": "0", "Faces in view": "0", "Faces seen": "0"}
+    assert _metrics(app) == {
+        "Frames analyzed": "0",
+        "Faces in view": "0",
+        "Faces classified": "0",
+        "Faces seen": "0",
+    }
     labels = {widget.label for widget in app.selectbox} | {widget.label for widget in app.slider}
     assert {"Model", "Face detector", "Smoothing (s)", "Minimum face size (px)"} <= labels
     assert app.selectbox(key="live_detector").value == DEFAULT_DETECTOR
@@ -140,6 +145,7 @@ def test_live_page_shows_what_the_worker_analyzed_and_a_worker_death(app):
         metrics = _metrics(app)
         assert int(metrics["Frames analyzed"]) >= 3
         assert metrics["Faces in view"] == "2" and metrics["Faces seen"] == "2"
+        assert metrics["Faces classified"] == "2"  # both large enough to read
         assert len(app.get("plotly_chart")) == 3  # now, emotions over time, valence
         assert not app.error
 
@@ -167,6 +173,7 @@ def test_uploaded_video_gives_charts_downloads_and_a_session(app, database, demo
     assert not app.error
     metrics = _metrics(app)
     assert metrics["Faces seen"] == "2" and metrics["Frames analyzed"] == "12"
+    assert metrics["Faces in view"] == metrics["Faces classified"] == "2.0"
     assert len(app.get("plotly_chart")) == 3
     tracks = app.dataframe[0].value
     assert list(tracks.columns) == list(analytics.TRACK_COLUMNS) and len(tracks) == 2

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from fer_core.analyzer import FrameAnalyzer
+from fer_core.faces import UNKNOWN, Face
 from fer_core.labels import CLASSES
-from fer_core.live import LiveMonitor
+from fer_core.live import LiveMonitor, LiveRecord
 from fer_core.synthetic import scene
 
 
@@ -60,6 +61,7 @@ def test_callback_annotates_and_counts(analyzer):
     snap = monitor.snapshot()
     assert snap.frames == 11
     assert snap.faces_in_view == 2 and snap.faces_seen == 2
+    assert snap.faces_classified == 2 and snap.classified_share == 1.0
     assert snap.fps == pytest.approx(4.0)
     assert set(snap.current) == set(CLASSES)
     assert sum(snap.current.values()) == pytest.approx(1.0)
@@ -90,6 +92,7 @@ def test_empty_scene_and_empty_snapshot(analyzer):
     monitor.process(np.zeros((240, 320, 3), np.uint8))
     snap = monitor.snapshot()
     assert snap.frames == 1 and snap.faces_in_view == 0 and snap.current is None
+    assert snap.faces_classified == 0 and snap.classified_share is None
     assert snap.timeline["n_faces"].tolist() == [0]
 
 
@@ -138,3 +141,14 @@ def test_frames_from_two_threads_are_all_recorded(analyzer):
     faces, _ = monitor.unsaved()
     assert monitor.snapshot().frames == 10
     assert len(faces) == 10 and faces["frame"].nunique() == 10
+
+
+def test_the_snapshot_says_how_much_of_the_room_the_figures_stand_for():
+    record = LiveRecord(CLASSES, clock=FakeClock())
+    read = Face((0, 0, 60, 60), np.full(7, 1 / 7, np.float32), "happy", 1 / 7, 1)
+    small = Face((90, 0, 12, 12), np.full(7, np.nan, np.float32), UNKNOWN, np.nan, 2, False)
+    record.add(record.elapsed(), [read, small, small], faces_seen=3)
+    snap = record.snapshot()
+    assert (snap.faces_in_view, snap.faces_classified) == (3, 1)
+    assert snap.classified_share == pytest.approx(1 / 3)
+    assert sum(snap.current.values()) == pytest.approx(1.0)  # from the one face read

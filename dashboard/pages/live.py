@@ -82,9 +82,16 @@ def live_figures() -> None:
     elif monitor.status == "starting":
         st.info("Loading the emotion model; the video shows unanalyzed until it is ready.")
     snapshot = monitor.snapshot()
-    frames, in_view, seen = st.columns(3)
+    frames, in_view, read, seen = st.columns(4)
     frames.metric("Frames analyzed", snapshot.frames, help=f"{snapshot.fps:.1f} frames/s")
     in_view.metric("Faces in view", snapshot.faces_in_view)
+    read.metric(
+        "Faces classified",
+        snapshot.faces_classified,
+        help=common.COVERAGE_HELP,
+        delta=common.share_text(snapshot.classified_share),
+        delta_color="off",
+    )
     seen.metric("Faces seen", snapshot.faces_seen)
     st.plotly_chart(charts.distribution_bar(snapshot.current, "Right now"), key="live_now")
     common.timeline_charts(

@@ -83,9 +83,17 @@ result = st.session_state.get("video_result")
 if result:
     summary, timeline, faces = result["summary"], result["timeline"], result["faces"]
     st.success(f"{result['name']}: saved as session #{result['session_id']}.")
-    duration, frames, seen, mood = st.columns(4)
+    duration, frames, in_view, read, seen, mood = st.columns(6)
     duration.metric("Duration", f"{summary['duration_s']:.1f} s")
     frames.metric("Frames analyzed", summary["frames_analyzed"])
+    in_view.metric("Faces in view", f"{summary.get('faces_in_view', 0):.1f}", help="Per frame.")
+    read.metric(
+        "Faces classified",
+        f"{summary.get('faces_classified', 0):.1f}",
+        help=common.COVERAGE_HELP,
+        delta=common.share_text(summary.get("classified_share")),
+        delta_color="off",
+    )
     seen.metric("Faces seen", summary["faces_seen"])
     mood.metric("Overall mood", summary["dominant"] or "no faces")
     if faces.empty:
