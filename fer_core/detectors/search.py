@@ -6,8 +6,9 @@ rest with up to three views of the frame, merged by non-maximum suppression:
 - **native**: the frame at its own resolution, cut into overlapping tiles of at most
   ``tile_px`` pixels a side when it is larger (a 4K frame is never one giant tensor);
 - **upscaled**: ``upscale``-times enlarged cells where faces too small to read reliably were
-  found (and their neighbours, where more such faces hide), or every cell when the frame is
-  at most ``upscale_all_px`` pixels in all (a photo), for faces of 6-12 pixels;
+  found (and their neighbours, where more such faces hide), or the whole frame when it is
+  at most ``upscale_all_px`` pixels in all (a photo) and the native pass found no face or a
+  small one, for faces of 6-12 pixels; a webcam's one large face skips it;
 - **coarse**: a copy at ``coarse_px`` on its longer side when the frame is larger than that,
   for faces too large for one tile.
 """
@@ -72,7 +73,7 @@ class TiledSearch:
         tile_px: int = 1920,
         overlap_px: int = 128,
         upscale: float = 2.0,
-        small_px: int = 24,
+        small_px: int = 16,
         cell_px: int = 256,
         upscale_all_px: int = 1_500_000,
         coarse_px: int = 640,
@@ -97,7 +98,9 @@ class TiledSearch:
         frame = bgr_frame(frame)
         height, width = frame.shape[:2]
         found = [self._native(frame)]
-        if self.upscale > 1:
+        native = found[0].boxes
+        # Only where faces may be too small for one pass: none found yet, or small ones.
+        if self.upscale > 1 and (not len(native) or (native[:, 2] < self.small_px).any()):
             found.append(self._upscaled(frame, found[0]))
         if self.coarse_px and max(height, width) > self.coarse_px * 2:
             factor = self.coarse_px / max(height, width)
