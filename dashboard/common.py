@@ -22,7 +22,7 @@ import pandas as pd
 import streamlit as st
 
 import charts
-from fer_core import analytics
+from fer_core import analytics, defaults
 from fer_core.catalog import LIVE_MODEL, model_names
 from fer_core.detection import DEFAULT_DETECTOR, DETECTORS
 from fer_core.sessions import SessionStore
@@ -118,7 +118,7 @@ def analysis_settings(key: str, disabled: bool = False) -> AnalysisSettings:
         "Smoothing (s)",
         0.0,
         3.0,
-        0.5,
+        defaults.SMOOTHING_S,
         0.1,
         key=f"{key}_smoothing",
         disabled=disabled,
@@ -126,10 +126,10 @@ def analysis_settings(key: str, disabled: bool = False) -> AnalysisSettings:
     )
     min_face = sidebar.slider(
         "Minimum face size (px)",
-        12,
+        8,
         120,
-        24,
-        4,
+        defaults.MIN_FACE_PX,
+        2,
         key=f"{key}_min_face",
         disabled=disabled,
         help="Smaller faces are boxed but not classified: too few pixels to read.",
@@ -137,13 +137,14 @@ def analysis_settings(key: str, disabled: bool = False) -> AnalysisSettings:
     detect_every = sidebar.slider(
         "Full-frame face search every (s)",
         0.0,
-        2.0,
-        0.5,
+        3.0,
+        defaults.DETECT_EVERY_S,
         0.1,
         key=f"{key}_detect_every",
         disabled=disabled,
-        help="In between, known faces are re-found near where they were, which is several "
-        "times faster; a newcomer is picked up at the next full search. 0 searches every frame.",
+        help="In between, known faces are followed by optical flow, which costs milliseconds "
+        "where a search of a room costs most of a second; a newcomer is picked up at the next "
+        "full search. 0 searches every frame.",
     )
     return AnalysisSettings(
         model or "", detector, float(smoothing), int(min_face), float(detect_every)

@@ -30,6 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import cv2
 import numpy as np
 
+from fer_core import defaults
 from fer_core.catalog import LIVE_MODEL
 from fer_core.classifier import EmotionClassifier
 from fer_core.detectors import (
@@ -69,14 +70,14 @@ class FrameAnalyzer:
         self,
         classifier: EmotionClassifier | str | None = None,
         detector: str | FaceDetector = DEFAULT_DETECTOR,
-        smoothing_s: float = 0.5,
-        min_face: int = 24,
+        smoothing_s: float = defaults.SMOOTHING_S,
+        min_face: int = defaults.MIN_FACE_PX,
         detect_width: int | None = None,
         margin: float = 0.1,
-        classify_every_s: float = 0.5,
-        detect_every_s: float = 1.0,
+        classify_every_s: float = defaults.CLASSIFY_EVERY_S,
+        detect_every_s: float = defaults.DETECT_EVERY_S,
         background_search: bool = True,
-        classify_per_s: float | None = 400.0,
+        classify_per_s: float | None = defaults.CLASSIFY_PER_S,
     ) -> None:
         if not isinstance(classifier, EmotionClassifier):
             classifier = EmotionClassifier.load(classifier or LIVE_MODEL)

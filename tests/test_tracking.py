@@ -1,7 +1,10 @@
 """Track ids over synthetic face motion: entering, leaving, crossing, briefly missed."""
 
 import numpy as np
+import pytest
 
+from fer_core.motion import FlowTracker
+from fer_core.synthetic import crowd_scene
 from fer_core.tracking import FaceTracker
 
 
@@ -70,3 +73,30 @@ def test_reset_starts_a_new_stream():
     tracker.reset()
     assert tracker.faces_seen == 0
     assert list(tracker.update(np.array([_box(100, 100)]))) == [1]
+
+
+def test_optical_flow_moves_boxes_with_their_faces_and_measures_the_camera_pan():
+    canvas, boxes = crowd_scene(1000, 400, n_faces=12, face_px=(30, 40), seed=5)
+    inside = boxes[boxes[:, 0] + boxes[:, 2] < 900]
+    flow = FlowTracker()
+    flow.remember(np.ascontiguousarray(canvas[:, :900]))
+    moved, camera = flow.step(np.ascontiguousarray(canvas[:, 7:907]), inside)  # a 7 px pan
+    np.testing.assert_allclose(camera, [-7, 0], atol=0.5)
+    np.testing.assert_allclose(moved[:, 0], inside[:, 0] - 7, atol=1.0)
+    np.testing.assert_allclose(moved[:, 1:], inside[:, 1:], atol=1.0)
+    flow.reset()
+    same, none = flow.step(canvas[:, :900], inside)  # nothing remembered: boxes stay
+    assert np.array_equal(same, inside) and not none.any()
+
+
+def test_tracks_can_be_moved_between_updates():
+    tracker = FaceTracker()
+    tracker.update(np.array([[10, 10, 20, 20], [100, 10, 20, 20]]))
+    ids, boxes, visible = tracker.snapshot()
+    assert ids.tolist() == [1, 2] and visible.all()
+    tracker.move(boxes + np.array([5, 0, 0, 0]))
+    assert tracker.snapshot()[1][:, 0].tolist() == [15, 105]
+    assert tracker.update(np.array([[16, 10, 20, 20]])).tolist() == [1]
+    assert tracker.snapshot()[2].tolist() == [True, False]  # the second was missed
+    with pytest.raises(ValueError, match="expected 2 boxes"):
+        tracker.move(np.zeros((1, 4)))

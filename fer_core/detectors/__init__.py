@@ -52,11 +52,14 @@ class Downscaled:
         return detect_faces(self.detector, small).scaled(factor)
 
 
-def _centerface() -> FaceDetector:
-    from fer_core.detectors.centerface import CenterFaceDetector  # ONNX Runtime: on demand
-    from fer_core.detectors.search import TiledSearch
+def _centerface(upscale: float) -> Callable[[], FaceDetector]:
+    def make() -> FaceDetector:
+        from fer_core.detectors.centerface import CenterFaceDetector  # ONNX Runtime: on demand
+        from fer_core.detectors.search import TiledSearch
 
-    return TiledSearch(CenterFaceDetector())
+        return TiledSearch(CenterFaceDetector(), upscale=upscale)
+
+    return make
 
 
 def _blazeface(model: str) -> Callable[[], FaceDetector]:
@@ -73,7 +76,9 @@ def _haar() -> FaceDetector:
 
 
 DETECTORS: dict[str, Callable[[], FaceDetector]] = {
-    "centerface": _centerface,
+    "centerface": _centerface(2.0),
+    # No enlarged pass: faster on a room, blind to faces under about 12 px.
+    "centerface-native": _centerface(1.0),
     "haar": _haar,
     "blazeface": _blazeface("full"),
     "blazeface-short": _blazeface("short"),

@@ -72,9 +72,9 @@ def _analyze(
         from fer_core.analyzer import FrameAnalyzer  # TensorFlow: only ever in the worker
         from fer_core.video import analyze_video
 
-        result = analyze_video(
-            path, progress=report, analyzer=FrameAnalyzer(**analyzer_options), **options
-        )
+        # Searches in this thread, as batch runs do: the same video gives the same output.
+        analyzer = FrameAnalyzer(**({"background_search": False} | analyzer_options))
+        result = analyze_video(path, progress=report, analyzer=analyzer, **options)
     except (FerCoreError, ValueError) as error:  # the input's fault: the message says why
         connection.send(("failed", str(error)))
         return
