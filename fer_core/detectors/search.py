@@ -5,10 +5,10 @@ rest with up to three views of the frame, merged by non-maximum suppression:
 
 - **native**: the frame at its own resolution, cut into overlapping tiles of at most
   ``tile_px`` pixels a side when it is larger (a 4K frame is never one giant tensor);
-- **upscaled**: ``upscale``-times enlarged cells where faces too small to read reliably were
-  found (and their neighbours, where more such faces hide), or the whole frame when it is
-  at most ``upscale_all_px`` pixels in all (a photo) and the native pass found no face or a
-  small one, for faces of 6-12 pixels; a webcam's one large face skips it;
+- **upscaled**: ``upscale``-times enlarged cells where faces near the native pass's floor
+  were found (and the cells beside and above them, where more such faces hide), or the
+  whole frame when it is at most ``upscale_all_px`` pixels in all (a photo) and the native
+  pass found no face or a small one, for faces of 6-12 pixels; a webcam's face skips it;
 - **coarse**: a copy at ``coarse_px`` on its longer side when the frame is larger than that,
   for faces too large for one tile.
 """
@@ -142,7 +142,7 @@ class TiledSearch:
         return found.take(found.boxes[:, 2] < 2 * self.small_px) if len(found) else found
 
     def _small_face_windows(self, boxes: np.ndarray, width: int, height: int) -> list[_Window]:
-        """Runs of grid cells holding a small face or next to one, one window per run."""
+        """Runs of grid cells holding a small face, beside one or above one: one window each."""
         cells_x, cells_y = math.ceil(width / self.cell_px), math.ceil(height / self.cell_px)
         small = boxes[boxes[:, 2] < self.small_px]
         if not len(small):
@@ -150,9 +150,13 @@ class TiledSearch:
         centres = small[:, :2] + small[:, 2:] / 2
         cx = np.clip((centres[:, 0] // self.cell_px).astype(int), 0, cells_x - 1)
         cy = np.clip((centres[:, 1] // self.cell_px).astype(int), 0, cells_y - 1)
-        chosen = np.zeros((cells_y, cells_x), np.uint8)
-        chosen[cy, cx] = 1
-        chosen = cv2.dilate(chosen, np.ones((3, 3), np.uint8)) > 0
+        seeds = np.zeros((cells_y, cells_x), bool)
+        seeds[cy, cx] = True
+        # Their row's neighbours and the row above: smaller faces sit further back, higher up.
+        chosen = seeds.copy()
+        chosen[:, 1:] |= seeds[:, :-1]
+        chosen[:, :-1] |= seeds[:, 1:]
+        chosen[:-1] |= chosen[1:].copy()
         context = self.small_px  # a face on a cell's edge is whole in one of the two cells
         windows = []
         for row in range(cells_y):
