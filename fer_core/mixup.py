@@ -9,13 +9,12 @@ schedules over-fit on. The augmentation layers inside the model then jitter the 
 
 from __future__ import annotations
 
-import math
-
-import keras
 import numpy as np
 
+from fer_core.batches import ShuffledBatches
 
-class MixupBatches(keras.utils.PyDataset):
+
+class MixupBatches(ShuffledBatches):
     """Shuffled ``(faces, targets)`` batches in which every face is mixed with a partner.
 
     The weight of each face's own image is ``max(lam, 1 - lam)`` with ``lam`` drawn from
@@ -33,33 +32,17 @@ class MixupBatches(keras.utils.PyDataset):
         seed: int = 0,
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
         if alpha <= 0:
             raise ValueError(f"mixup alpha must be positive, got {alpha}")
-        if len(faces) != len(targets):
-            raise ValueError(f"{len(faces)} faces but {len(targets)} targets")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.faces = faces
-        self.targets = targets.astype(np.float32)
-        self.batch_size = batch_size
+        super().__init__(faces, targets.astype(np.float32), batch_size, seed, **kwargs)
         self.alpha = alpha
-        self._rng = np.random.default_rng(seed)
-        self._order = self._rng.permutation(len(faces))
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.faces) / self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        faces, targets = self.faces[rows], self.targets[rows]
-        own = self._rng.beta(self.alpha, self.alpha, len(rows)).astype(np.float32)
+        faces, targets = super().__getitem__(index)
+        own = self._rng.beta(self.alpha, self.alpha, len(faces)).astype(np.float32)
         own = np.maximum(own, 1.0 - own)
-        partner = np.roll(np.arange(len(rows)), 1)  # the batch is shuffled: a random other face
+        partner = np.roll(np.arange(len(faces)), 1)  # the batch is shuffled: a random other face
         face_weight = own.reshape(-1, *([1] * (faces.ndim - 1)))
         mixed_faces = face_weight * faces + (1.0 - face_weight) * faces[partner]
         mixed_targets = own[:, None] * targets + (1.0 - own[:, None]) * targets[partner]
         return mixed_faces.astype(np.float32), mixed_targets
-
-    def on_epoch_end(self) -> None:
-        self._order = self._rng.permutation(len(self.faces))

@@ -27,10 +27,11 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 
+from fer_core.batches import ShuffledBatches
 from fer_core.data import FerDataset, load_dataset, to_arrays
 from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
-from fer_core.lowres import TRAINING_SIZES, LowResBatches, ShuffledBatches
+from fer_core.lowres import TRAINING_SIZES, LowResBatches
 from fer_core.mixup import MixupBatches
 from fer_core.models import RECIPES, build_model
 from fer_core.preprocessing import preprocess

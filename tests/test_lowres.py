@@ -3,14 +3,9 @@ import numpy as np
 import pytest
 from skimage.data import camera
 
+from fer_core.batches import ShuffledBatches
 from fer_core.errors import InvalidInputError
-from fer_core.lowres import (
-    TRAINING_SIZES,
-    LowResBatches,
-    ShuffledBatches,
-    degrade,
-    degrade_at_random,
-)
+from fer_core.lowres import TRAINING_SIZES, LowResBatches, degrade, degrade_at_random
 
 
 def _detailed_faces(n: int = 4) -> np.ndarray:

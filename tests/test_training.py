@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 
 from fer_core import training
+from fer_core.batches import ShuffledBatches
 from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, EmotionClassifier
 from fer_core.data import load_dataset, to_arrays
 from fer_core.labels import CLASSES
-from fer_core.lowres import LowResBatches, ShuffledBatches
+from fer_core.lowres import LowResBatches
 from fer_core.mixup import MixupBatches
 from fer_core.models import RECIPES, build_model
 from fer_core.preprocessing import preprocess
