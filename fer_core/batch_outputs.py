@@ -25,15 +25,8 @@ from fer_core.batch_engines import Done, Outcome, Task
 from fer_core.batch_types import BUCKET_S, Input, Settings, VideoOutputs
 from fer_core.serialization import jsonable
 
-INDEX_COLUMNS = (
-    "input",
-    "name",
-    "status",
-    "reason",
-    "faces_csv",
-    "timeline_csv",
-    "summary_json",
-    "annotated_mp4",
+#: The summary's figures that the index repeats, one column each.
+SUMMARY_COLUMNS = (
     "duration_s",
     "frames_analyzed",
     "faces_seen",
@@ -43,6 +36,17 @@ INDEX_COLUMNS = (
     "dominant",
     "processing_s",
     "speed_x_realtime",
+)
+INDEX_COLUMNS = (
+    "input",
+    "name",
+    "status",
+    "reason",
+    "faces_csv",
+    "timeline_csv",
+    "summary_json",
+    "annotated_mp4",
+    *SUMMARY_COLUMNS,
     "session_id",
 )
 
@@ -203,18 +207,8 @@ def done_row(item: Input, name: str, status: str, summary: dict, db: str | None)
     ]:
         row[column] = f"{name}/{files[key]}" if key in files else None
     row["summary_json"] = f"{name}/summary.json"
-    for key in (
-        "duration_s",
-        "frames_analyzed",
-        "faces_seen",
-        "faces_in_view",
-        "faces_classified",
-        "classified_share",
-        "dominant",
-        "processing_s",
-    ):
+    for key in SUMMARY_COLUMNS:
         row[key] = summary.get(key)
-    row["speed_x_realtime"] = summary.get("speed_x_realtime")
     row["session_id"] = session_id(summary, db)
     return row
 

@@ -197,7 +197,25 @@ def replace_image(frame: av.VideoFrame, image_bgr: np.ndarray) -> av.VideoFrame:
     return out
 
 
-class LiveMonitor:
+class RecordedStream:
+    """What a page reads of a stream, in this process or fed by a worker: its ``record``."""
+
+    record: LiveRecord
+
+    def snapshot(self) -> LiveSnapshot:
+        """Figures and the per-second timeline of the retained history."""
+        return self.record.snapshot()
+
+    def unsaved(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Per-face rows and timeline buckets added or changed since the last call."""
+        return self.record.unsaved()
+
+    def summary(self) -> dict:
+        """The session summary over the retained history (the store has the whole run)."""
+        return self.record.summary()
+
+
+class LiveMonitor(RecordedStream):
     """Analyze, annotate and record the frames of one live stream in this process; thread-safe."""
 
     def __init__(
@@ -230,18 +248,6 @@ class LiveMonitor:
     def callback(self, frame: av.VideoFrame) -> av.VideoFrame:
         """streamlit-webrtc's ``video_frame_callback``: frame in, annotated frame out."""
         return replace_image(frame, self.process(frame.to_ndarray(format="bgr24")))
-
-    def snapshot(self) -> LiveSnapshot:
-        """Figures and the per-second timeline of the retained history."""
-        return self.record.snapshot()
-
-    def unsaved(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Per-face rows and timeline buckets added or changed since the last call."""
-        return self.record.unsaved()
-
-    def summary(self) -> dict:
-        """The session summary over the retained history (the store has the whole run)."""
-        return self.record.summary()
 
     def reset(self) -> None:
         """Forget everything: a new stream starts."""

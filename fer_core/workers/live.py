@@ -27,18 +27,17 @@ from typing import Any, Literal
 import av
 import cv2
 import numpy as np
-import pandas as pd
 
 from fer_core.faces import FaceAnnotator
 from fer_core.labels import CLASSES
-from fer_core.live import LiveRecord, LiveSnapshot, replace_image
+from fer_core.live import LiveRecord, RecordedStream, replace_image
 from fer_core.workers.process import WorkerError, WorkerProcess
 
 Status = Literal["stopped", "starting", "running", "failed"]
 BLUR_CELL_PX = 24  # with blur on and no analysis, the frame is shown as cells this large
 
 
-class LiveWorker:
+class LiveWorker(RecordedStream):
     """The surface of ``fer_core.live.LiveMonitor``, with the analyzer in a worker process.
 
     ``analyzer_options`` are ``FrameAnalyzer``'s keyword arguments (``classifier`` as a model
@@ -135,18 +134,6 @@ class LiveWorker:
         if not faces:
             return frame
         return replace_image(frame, self._annotator.annotate(image, faces, blur=self.blur))
-
-    def snapshot(self) -> LiveSnapshot:
-        """Figures and the per-second timeline of the retained history."""
-        return self.record.snapshot()
-
-    def unsaved(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Per-face rows and timeline buckets added or changed since the last call."""
-        return self.record.unsaved()
-
-    def summary(self) -> dict:
-        """The session summary over the retained history (the store has the whole run)."""
-        return self.record.summary()
 
     def reset(self) -> None:
         """Forget everything: a new stream starts (the worker's analyzer resets before its
