@@ -51,6 +51,7 @@ from fer_core.batch_types import (
     VideoOutputs,
 )
 from fer_core.errors import FerCoreError
+from fer_core.redaction import mask_credentials
 
 __all__ = [
     "BUCKET_S",
@@ -300,7 +301,7 @@ def run_batch(
         "engine": engine,
         "workers": workers if engine == "local" else None,
         "settings": settings.to_dict(),
-        "inputs": [str(arg) for arg in inputs],
+        "inputs": [mask_credentials(arg) for arg in inputs],
         "ok": counts["ok"],
         "skipped": counts["skipped"],
         "failed": counts["failed"],

@@ -23,6 +23,7 @@ import pandas as pd
 
 from fer_core.batch_types import BUCKET_S, CHUNK_ID_STRIDE, BatchError, Settings, VideoOutputs
 from fer_core.errors import FerCoreError, InvalidInputError
+from fer_core.redaction import mask_credentials
 
 if TYPE_CHECKING:
     from fer_core.analyzer import FrameAnalyzer
@@ -236,9 +237,8 @@ def _ray(
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as error:
-            raise BatchError(
-                f"cannot start or reach Ray at {address or 'local'}: {error}"
-            ) from error
+            where = mask_credentials(address or "local")
+            raise BatchError(f"cannot start or reach Ray at {where}: {error}") from error
     queue = Queue(actor_options={"num_cpus": 0})
     try:
         remote = ray.remote(num_cpus=1)(run_task)

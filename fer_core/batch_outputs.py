@@ -23,6 +23,7 @@ import pandas as pd
 from fer_core import analytics
 from fer_core.batch_engines import Done, Outcome, Task
 from fer_core.batch_types import BUCKET_S, Input, Settings, VideoOutputs
+from fer_core.redaction import mask_credentials
 from fer_core.serialization import jsonable
 
 #: The summary's figures that the index repeats, one column each.
@@ -193,7 +194,9 @@ def session_id(summary: dict, db: str | None) -> int | None:
 
 def index_row(item: Input, name: str | None, status: str, reason: str | None = None) -> dict:
     row: dict[str, Any] = dict.fromkeys(INDEX_COLUMNS)
-    row |= {"input": str(item.path or item.arg), "name": name, "status": status, "reason": reason}
+    where = mask_credentials(item.path or item.arg)  # an input may be a URL with a password
+    reason = None if reason is None else mask_credentials(reason)
+    row |= {"input": where, "name": name, "status": status, "reason": reason}
     return row
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 from fer_core.batch_outputs import session_id, write_json
 from fer_core.batch_types import BatchError, VideoOutputs
 from fer_core.errors import FerCoreError
+from fer_core.redaction import mask_credentials
 
 
 def _recorded_at(path: Path, duration_s: float) -> datetime:
@@ -42,8 +43,8 @@ class SessionSaver:
 
             self.store = SessionStore(db)
         except (ImportError, FerCoreError) as error:
-            raise BatchError(f"cannot save sessions: {error}") from error
-        self.db = self.store.engine.url.render_as_string(hide_password=True)  # no secrets in files
+            raise BatchError(f"cannot save sessions: {mask_credentials(error)}") from error
+        self.db = self.store.url  # its password masked: this goes into every summary
 
     def __call__(
         self, path: Path, summary: dict, timeline: pd.DataFrame, faces: pd.DataFrame
@@ -62,7 +63,9 @@ class SessionSaver:
                 ended_at=started + timedelta(seconds=summary["duration_s"]),
             )
         except Exception as error:  # the database's own errors too: this video fails, not the run
-            raise FerCoreError(f"analyzed, but the session could not be saved: {error}") from error
+            raise FerCoreError(
+                f"analyzed, but the session could not be saved: {mask_credentials(error)}"
+            ) from None  # the database's error, quoted masked, may hold the password
         return {"db": self.db, "id": saved_id}
 
     def save_earlier(self, outputs: VideoOutputs, path: Path, summary: dict) -> dict:

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from fer_core.analytics import FACE_COLUMNS, TIMELINE_COLUMNS
 from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
+from fer_core.redaction import mask_credentials
 from fer_core.serialization import jsonable
 
 DEFAULT_DB = Path.home() / ".local" / "share" / "fer_core" / "sessions.db"
@@ -127,6 +128,14 @@ def _from_db(moment: datetime | None) -> datetime | None:
     return None if moment is None else _utc(moment)
 
 
+def _password(url: str) -> str | None:
+    """The password in a SQLAlchemy URL, to mask wherever a driver quotes it."""
+    try:
+        return sa.engine.make_url(url).password
+    except (sa.exc.ArgumentError, ValueError):
+        return None
+
+
 def database_url(location: str | os.PathLike[str] | None = None) -> str:
     """A SQLAlchemy URL from a URL, a file path, ``$FER_CORE_DB`` or the default file."""
     location = location or os.environ.get("FER_CORE_DB") or DEFAULT_DB
@@ -138,17 +147,25 @@ def database_url(location: str | os.PathLike[str] | None = None) -> str:
 
 
 class SessionStore:
-    """Create, append to, list, open, rename, delete and export saved sessions."""
+    """Create, append to, list, open, rename, delete and export saved sessions.
+
+    ``url`` is the database's URL with its password masked, safe to show or store.
+    """
 
     def __init__(self, location: str | os.PathLike[str] | None = None) -> None:
-        self.url = database_url(location)
+        url = ""
         try:
-            self.engine = sa.create_engine(self.url)
+            url = database_url(location)
+            self.engine = sa.create_engine(url)
             _metadata.create_all(self.engine)
-        except sa.exc.SQLAlchemyError as error:
-            raise SessionStoreError(
-                f"cannot open the session database {self.url}: {error}"
-            ) from error
+        except (sa.exc.SQLAlchemyError, ImportError, ValueError, OSError) as error:
+            # A bad port is a ValueError, a missing driver an ImportError, a folder that
+            # cannot be made an OSError; none of them, nor the URL, may show the password.
+            where = url or location or os.environ.get("FER_CORE_DB") or DEFAULT_DB
+            message = f"cannot open the session database {where}: {error}"
+            # Not chained: the driver's own error, quoted above masked, may hold the password.
+            raise SessionStoreError(mask_credentials(message, _password(url))) from None
+        self.url = mask_credentials(url)
 
     def create(
         self,
