@@ -4,7 +4,7 @@ Only wiring lives here; analysis is in ``fer_core`` and runs in worker processes
 (``fer_core.workers``), so this server process never imports TensorFlow or Keras.
 Configuration comes from ``.streamlit/secrets.toml`` (or the environment):
 
-- ``password``: if set, the dashboard asks for it first;
+- ``password`` / ``FER_CORE_PASSWORD``: if set, the dashboard asks for it first (``gate``);
 - ``database_url`` / ``FER_CORE_DB``: where sessions are stored (default: a SQLite file);
 - ``ice_servers`` / ``FER_CORE_ICE_SERVERS`` (JSON): STUN/TURN servers for WebRTC. Empty by
   default, which works on localhost and a LAN with no internet.
@@ -12,7 +12,6 @@ Configuration comes from ``.streamlit/secrets.toml`` (or the environment):
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -42,22 +41,6 @@ def rtc_configuration() -> dict[str, Any]:
     if configured is None and os.environ.get("FER_CORE_ICE_SERVERS"):
         configured = json.loads(os.environ["FER_CORE_ICE_SERVERS"])
     return {"iceServers": list(configured or [])}
-
-
-def password_ok() -> bool:
-    """Ask for the configured password once per browser session; True when none is set."""
-    expected = secret("password")
-    if not expected or st.session_state.get("authenticated"):
-        return True
-    with st.form("login"):
-        given = st.text_input("Password", type="password")
-        submitted = st.form_submit_button("Enter")
-    if submitted:
-        if hmac.compare_digest(given.encode(), str(expected).encode()):
-            st.session_state["authenticated"] = True
-            st.rerun()
-        st.error("Wrong password.")
-    return False
 
 
 def store() -> SessionStore:

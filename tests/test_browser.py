@@ -17,6 +17,11 @@ The Playwright side runs as this file executed as a script inside the namespace
 (``python tests/test_browser.py drive --url ... --video ... --out ...``); it writes what it saw to
 a JSON file and the test asserts on that.
 
+A second test starts the dashboard with a password and a stored session, and visits every
+page's URL in a fresh browser session, and asks for every page over a bare websocket, before
+signing in: none may show the page or the session's name. Then it signs in on each URL and
+sees that page (``python tests/test_browser.py gate ...`` is the browser side).
+
 The same file measures the page's throughput with a webcam-like 30 fps camera (root, chromium
 and playwright needed, as for the test): ``python tests/test_browser.py measure --seconds 30``
 prints the frames analyzed per second over that window, after a warm-up.
@@ -267,6 +272,101 @@ def _done(seen: dict) -> bool:
     )
 
 
+# --- the password gate, seen by a browser and by a bare websocket (inside the namespace) -------
+
+#: Each page's URL path and the title it shows once signed in ("" is the Live page, the default).
+PAGE_TITLES = {
+    "": "Live audience",
+    "video": "Analyze a recorded video",
+    "sessions": "Sessions",
+    "model": "Models",
+    "about": "About & privacy",
+}
+
+_PAGE_JS = """() => ({
+    h1: Array.from(document.querySelectorAll('h1')).map(h => h.innerText.trim()),
+    text: document.body.innerText + '\\n' + Array.from(document.querySelectorAll('input'))
+        .map(i => i.value).join('\\n'),
+    nav: Array.from(document.querySelectorAll('[data-testid="stSidebarNav"] a'))
+        .map(a => a.innerText.trim()),
+    passwords: document.querySelectorAll('input[type="password"]').length,
+    uploaders: document.querySelectorAll('[data-testid="stFileUploader"]').length,
+    iframes: Array.from(document.querySelectorAll('iframe')).map(f => f.title),
+})"""
+
+
+def _settled(page) -> dict:
+    """What the page shows once the app's script has run (checked twice, 1.5 s apart, so a
+    page that arrives late is still seen)."""
+    finished = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+    for _ in range(2):
+        page.wait_for_selector(finished, timeout=START_TIMEOUT_S * 1000)
+        page.wait_for_timeout(1500)
+    return page.evaluate(_PAGE_JS)
+
+
+def bare_websocket(url: str, path: str, timeout_s: float = 60.0) -> str:
+    """Everything the server sends a client that asks for page ``path`` straight over the
+    websocket, as a browser would after loading that URL, with no sign-in; as text."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from streamlit.util import calc_hash
+    from websockets.sync.client import connect
+
+    request = BackMsg()
+    request.rerun_script.page_name = path
+    request.rerun_script.page_script_hash = calc_hash(path) if path else ""
+    received = []
+    stream = url.replace("http", "ws", 1) + "/_stcore/stream"
+    with connect(stream, subprotocols=["streamlit"], open_timeout=timeout_s) as socket:
+        socket.send(request.SerializeToString())
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                data = socket.recv(timeout=1.0)
+            except TimeoutError:
+                continue
+            message = ForwardMsg()
+            message.ParseFromString(data)
+            received.append(str(message))
+            if message.HasField("script_finished"):
+                break
+    return "\n".join(received)
+
+
+def visit_gated(url: str, password: str, out: Path) -> dict:
+    """Ask for every page over a bare websocket, then open every page's URL in a fresh browser
+    session, record what it shows before signing in, sign in there and record it again."""
+    from playwright.sync_api import sync_playwright
+
+    seen: dict = {"websocket": {}, "before": {}, "after": {}, "error": None}
+    wait_for_health(url, HEALTH_TIMEOUT_S)
+    for path in PAGE_TITLES:
+        seen["websocket"][path] = bare_websocket(url, path)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = None
+        try:
+            for path, title in PAGE_TITLES.items():
+                page = browser.new_page(viewport={"width": 1280, "height": 1000})
+                page.goto(f"{url}/{path}", wait_until="domcontentloaded")
+                seen["before"][path] = _settled(page)
+                page.fill('input[type="password"]', password, timeout=10_000)
+                page.get_by_role("button", name="Enter").click(timeout=10_000)
+                page.get_by_role("heading", name=title).wait_for(timeout=START_TIMEOUT_S * 1000)
+                seen["after"][path] = _settled(page)
+                page.close()
+        except Exception as exc:  # reported to the test, with a screenshot
+            seen["error"] = f"{type(exc).__name__}: {exc}"
+            if page is not None:
+                with contextlib.suppress(Exception):
+                    page.screenshot(path=str(out.with_suffix(".png")), full_page=True)
+        finally:
+            browser.close()
+    out.write_text(json.dumps(seen, indent=1))
+    return seen
+
+
 # --- the app and the namespace (run outside the namespace) -------------------------------------
 
 
@@ -349,6 +449,15 @@ def _tail(path: Path, n: int = 40) -> str:
     return "\n".join(lines[-n:])
 
 
+def _app_command(netns: str, app_path: Path) -> list[str]:
+    """``streamlit run app_path`` inside ``netns``, on ``PORT``."""
+    return [
+        "ip", "netns", "exec", netns, sys.executable, "-m", "streamlit", "run", str(app_path),
+        "--server.headless", "true", "--server.port", str(PORT),
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+
+
 def run_live_page(
     netns: str, folder: Path, video: Path, measure_s: float = 0.0, app_path: Path = APP
 ) -> dict:
@@ -362,11 +471,7 @@ def run_live_page(
     in_ns = ["ip", "netns", "exec", netns]
     env = {**os.environ, "FER_CORE_DB": str(folder / "sessions.db")}
     app_log, driver_log, result = folder / "app.log", folder / "driver.log", folder / "seen.json"
-    app_command = [
-        *in_ns, sys.executable, "-m", "streamlit", "run", str(app_path),
-        "--server.headless", "true", "--server.port", str(PORT),
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+    app_command = _app_command(netns, app_path)
     driver_command = [
         *in_ns, sys.executable, __file__, "drive", "--measure-s", str(measure_s),
         "--url", f"http://localhost:{PORT}", "--video", str(video), "--out", str(result),
@@ -409,6 +514,41 @@ def run_live_page(
         f"charts {seen['charts']}, processes {processes}, error {seen['error']}{context}"
     )
     return seen
+
+
+def run_gate_check(
+    netns: str, folder: Path, password: str, app_path: Path = APP
+) -> tuple[dict, str]:
+    """Serve the dashboard ``app_path`` inside ``netns`` with ``password`` in its secrets and
+    the session database ``folder/sessions.db``, and run ``visit_gated`` against it.
+
+    Returns what was seen and the logs, for a failure message.
+    """
+    in_ns = ["ip", "netns", "exec", netns]
+    home = folder / "home"  # the server's own secrets.toml, as a deployment has one
+    (home / ".streamlit").mkdir(parents=True)
+    (home / ".streamlit" / "secrets.toml").write_text(f"password = {json.dumps(password)}\n")
+    env = {**os.environ, "FER_CORE_DB": str(folder / "sessions.db"), "HOME": str(home)}
+    app_log, driver_log, result = folder / "app.log", folder / "driver.log", folder / "gate.json"
+    driver_command = [
+        *in_ns, sys.executable, __file__, "gate", "--url", f"http://localhost:{PORT}",
+        "--password", password, "--out", str(result),
+    ]  # fmt: skip
+    with open(app_log, "w") as app_out, open(driver_log, "w") as driver_out:
+        app = subprocess.Popen(
+            _app_command(netns, app_path), cwd=app_path.parents[1], env=env, stdout=app_out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            driver = subprocess.run(
+                driver_command, cwd=ROOT, stdout=driver_out, stderr=subprocess.STDOUT,
+                timeout=DRIVER_TIMEOUT_S,
+            )  # fmt: skip
+        finally:
+            _stop(app)
+    logs = f"\n--- driver log\n{_tail(driver_log)}\n--- app log\n{_tail(app_log)}"
+    assert driver.returncode == 0 and result.exists(), f"the browser driver failed{logs}"
+    return json.loads(result.read_text()), logs
 
 
 def _workers(server: int) -> list[int]:
@@ -456,6 +596,33 @@ def test_live_page_counts_frames_and_faces_from_a_browser_camera(netns, tmp_path
     assert pd.notna(saved.loc[0, "ended_at"]), report
 
 
+@pytest.mark.browser
+def test_no_page_opens_before_the_password_by_url_or_websocket(netns, tmp_path):
+    secret_name = "Board meeting 7f3a"
+    store = SessionStore(tmp_path / "sessions.db")
+    store.finish(store.create(secret_name, "video"), {"faces_seen": 3})
+    seen, logs = run_gate_check(netns, tmp_path, "correct horse 42")
+    shown = [title for title in PAGE_TITLES.values() if title != "Sessions"]
+    for path, messages in seen["websocket"].items():
+        assert '"Password"' in messages, f"/{path} over the websocket: no sign-in form{logs}"
+        leaked = [word for word in [secret_name, "Rename", *shown] if word in messages]
+        assert not leaked, f"/{path} over the websocket sent {leaked} before the password{logs}"
+    for path, page in seen["before"].items():
+        report = f"/{path} before signing in showed {json.dumps(page)[:3000]}{logs}"
+        assert page["passwords"] == 1 and page["h1"] == [], report
+        assert secret_name not in page["text"] and "Rename" not in page["text"], report
+        assert page["nav"] == [] and page["uploaders"] == 0, report
+        assert IFRAME_TITLE not in page["iframes"], report
+    assert seen["error"] is None, f"{seen['error']}{logs}"
+    assert set(seen["before"]) == set(seen["after"]) == set(PAGE_TITLES), logs
+    for path, page in seen["after"].items():
+        assert page["h1"][:1] == [PAGE_TITLES[path]], f"/{path} signed in: {page['h1']}{logs}"
+        assert page["passwords"] == 0 and len(page["nav"]) == 5, f"/{path}: {page['nav']}{logs}"
+    assert secret_name in seen["after"]["sessions"]["text"], logs
+    assert seen["after"]["video"]["uploaders"] == 1, logs
+    assert IFRAME_TITLE in seen["after"][""]["iframes"], logs
+
+
 def measure(seconds: float, app_path: Path = APP, crowd: bool = False) -> dict:
     """Frames analyzed per second with a 30 fps camera streaming to the Live page: one face at
     640x480, or with ``crowd`` a 1080p room of 200 faces.
@@ -485,6 +652,10 @@ if __name__ == "__main__":
     driving.add_argument("--video", type=Path, required=True)
     driving.add_argument("--out", type=Path, required=True)
     driving.add_argument("--measure-s", type=float, default=0.0)
+    gating = commands.add_parser("gate", help="inside the namespace: every page, signed out")
+    gating.add_argument("--url", required=True)
+    gating.add_argument("--password", required=True)
+    gating.add_argument("--out", type=Path, required=True)
     measuring = commands.add_parser("measure", help="frames analyzed per second (needs root)")
     measuring.add_argument("--seconds", type=float, default=30.0)
     measuring.add_argument("--app", type=Path, default=APP, help="the dashboard's app.py")
@@ -492,5 +663,7 @@ if __name__ == "__main__":
     arguments = parser.parse_args()
     if arguments.command == "drive":
         drive(arguments.url, arguments.video, arguments.out, arguments.measure_s)
+    elif arguments.command == "gate":
+        visit_gated(arguments.url, arguments.password, arguments.out)
     else:
         print(json.dumps(measure(arguments.seconds, arguments.app.resolve(), arguments.crowd)))

@@ -56,7 +56,7 @@ def demo_video(tmp_path_factory) -> bytes:
 
 
 def _open(app: AppTest, page: str) -> AppTest:
-    app.switch_page(f"pages/{page}.py")
+    app.switch_page(f"views/{page}.py")
     app.run()
     assert not app.exception, app.exception
     return app

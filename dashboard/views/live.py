@@ -9,6 +9,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 import charts
 import common
+from fer_core.redaction import mask_credentials
 from fer_core.workers import LiveWorker
 
 SAVE_EVERY_S = 5
@@ -78,7 +79,8 @@ state["live_streaming"] = playing
 @st.fragment(run_every=1.0)
 def live_figures() -> None:
     if monitor.status == "failed":
-        st.error(f"The analysis stopped: {monitor.error}. Press STOP, then START to restart it.")
+        stopped = mask_credentials(monitor.error)
+        st.error(f"The analysis stopped: {stopped}. Press STOP, then START to restart it.")
     elif monitor.status == "starting":
         st.info("Loading the emotion model; the video shows unanalyzed until it is ready.")
     snapshot = monitor.snapshot()

@@ -13,6 +13,7 @@ import charts
 import common
 from fer_core import analytics
 from fer_core.errors import FerCoreError
+from fer_core.redaction import mask_credentials
 from fer_core.workers import analyze_video_in_worker
 
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm"]
@@ -77,7 +78,7 @@ if st.button("Analyze", type="primary", disabled=upload is None):
         st.session_state["video_result"] = run(upload, SAMPLE_RATES[rate_name])
     except (FerCoreError, ValueError) as error:
         st.session_state.pop("video_result", None)
-        st.error(f"Could not analyze {upload.name}: {error}")
+        st.error(mask_credentials(f"Could not analyze {upload.name}: {error}"))
 
 result = st.session_state.get("video_result")
 if result:
