@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import math
 import multiprocessing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -191,28 +192,91 @@ def _drain(queue: Any, on_progress: Callable) -> None:
             return
 
 
+#: Why a task failed whose worker process was killed under it (as the out-of-memory killer does).
+WORKER_DIED = "its worker process died while analyzing it (killed, e.g. for lack of memory)"
+#: Rounds in a row in which a pool broke before any task started, before the rest are failed.
+FUTILE_ROUNDS = 3
+
+
 def _process_pool(
     tasks: list[Task], workers: int, on_progress: Callable
 ) -> Iterator[tuple[Task, Outcome]]:
+    """Tasks in a pool of ``workers`` processes, where one worker's death fails one task.
+
+    A killed worker breaks a ``ProcessPoolExecutor`` and fails everything still in it. Here
+    tasks not yet started go on in a fresh pool; the tasks that were running when it broke
+    are each retried alone, in a pool of one, where a death is that task's own; a task that
+    was running alone when its pool broke fails.
+    """
     # spawn, not fork: TensorFlow does not survive a fork, and this process may have it loaded.
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
-        queue = manager.Queue()
-        pool = ProcessPoolExecutor(workers, mp_context=context)
-        try:
-            futures: dict[Future, Task] = {
-                pool.submit(run_task, task, queue.put): task for task in tasks
-            }
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                _drain(queue, on_progress)
-                for future in done:
-                    error = future.exception()
-                    task = futures[future]
+        queue, started = manager.Queue(), manager.dict()
+        waiting = list(enumerate(tasks))  # (index, task), not started yet
+        alone: list[tuple[int, Task]] = []  # running beside a worker that died
+        futile = 0
+        while waiting or alone:
+            if alone:
+                batch, width, alone = alone[:1], 1, alone[1:]
+            else:
+                batch, width, waiting = waiting, workers, []
+            for index, _ in batch:
+                started.pop(index, None)
+            cut = yield from _pool_round(batch, width, context, queue, started, on_progress)
+            running = [item for item in cut if item[0] in started]
+            waiting = [item for item in cut if item[0] not in started] + waiting
+            if len(running) == 1:
+                yield running[0][1], Failed(running[0][1].chunk, WORKER_DIED)
+            else:
+                alone += running
+            futile = futile + 1 if cut and not running and len(cut) == len(batch) else 0
+            if futile == FUTILE_ROUNDS:
+                reason = f"worker processes died {futile} times before starting a task"
+                for _, task in sorted(waiting + alone, key=lambda item: item[0]):
+                    yield task, Failed(task.chunk, reason)
+                return
+
+
+def _run_started(index: int, started: Any, task: Task, send: Callable) -> Outcome:
+    """``run_task`` in a pool worker, first marking the task started: from then on, the
+    worker's death is this task's."""
+    started[index] = True
+    return run_task(task, send)
+
+
+def _pool_round(
+    batch: list[tuple[int, Task]],
+    workers: int,
+    context: Any,
+    queue: Any,
+    started: Any,
+    on_progress: Callable,
+) -> Generator[tuple[Task, Outcome], None, list[tuple[int, Task]]]:
+    """Run ``batch`` in a fresh pool, yielding each task's outcome as it finishes; returns
+    the tasks that a worker's death cut off (running or queued), in their order."""
+    cut: list[tuple[int, Task]] = []
+    pool = ProcessPoolExecutor(workers, mp_context=context)
+    try:
+        futures: dict[Future, tuple[int, Task]] = {}
+        for index, task in batch:
+            try:
+                futures[pool.submit(_run_started, index, started, task, queue.put)] = (index, task)
+            except BrokenProcessPool:  # a worker died already
+                cut.append((index, task))
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            _drain(queue, on_progress)
+            for future in done:
+                index, task = futures[future]
+                error = future.exception()
+                if isinstance(error, BrokenProcessPool):
+                    cut.append((index, task))
+                else:
                     yield task, future.result() if error is None else _crash(task, error)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return sorted(cut, key=lambda item: item[0])
 
 
 def import_ray() -> Any:
