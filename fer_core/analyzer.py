@@ -41,6 +41,7 @@ from fer_core.detectors import (
     detect_faces,
     make_detector,
 )
+from fer_core.detectors.base import require_pixels
 from fer_core.errors import InvalidInputError
 from fer_core.faces import UNKNOWN, Face, FaceAnnotator, box_iou, face_rows
 from fer_core.motion import FlowTracker
@@ -141,6 +142,7 @@ class FrameAnalyzer:
 
     def detect_faces(self, frame: np.ndarray) -> Detections:
         """A full search: every face in the frame, with scores and landmarks."""
+        frame = require_pixels(frame)
         scale = 1.0
         if self.detect_width and frame.shape[1] > self.detect_width:
             scale = self.detect_width / frame.shape[1]
@@ -153,8 +155,8 @@ class FrameAnalyzer:
 
     def analyze(self, frame: np.ndarray, timestamp_s: float | None = None) -> list[Face]:
         """Faces of one uint8 (H, W, 3) BGR frame; ``timestamp_s`` defaults to the clock."""
-        frame = np.asarray(frame)
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8 or not frame.size:
+        frame = require_pixels(frame)
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise InvalidInputError(
                 f"expected a uint8 (H, W, 3) BGR frame, got {frame.dtype} {frame.shape}"
             )

@@ -32,6 +32,7 @@ from typing import Any
 from fer_core.batch_engines import ENGINES, Failed, import_ray, plan, run_tasks
 from fer_core.batch_outputs import (
     INDEX_COLUMNS,
+    INDEX_FILES,
     Video,
     done_row,
     drop_if_empty,
@@ -149,18 +150,31 @@ def _videos_in(folder: Path, skip: Path | None) -> list[Path]:
 
 def output_names(paths: Sequence[Path], out: Path | None = None) -> dict[Path, str]:
     """Output folder name per video: its stem, or ``stem-<hash of its path>`` when videos of
-    the run share a stem (ignoring case, as some file systems do) or when ``out`` holds
-    results of another file under the stem; results of this file under either name win."""
-    stems = Counter(path.stem.casefold() for path in paths)
+    the run share a stem (ignoring case, as some file systems do), when ``out`` holds
+    results of another file under the stem, or when the stem cannot be a folder of its own in
+    ``out`` (see ``_plain_name``); results of this file under either name win."""
+    plain_names = {path: _plain_name(path) for path in paths}
+    stems = Counter(name.casefold() for name in plain_names.values() if name is not None)
     names = {}
     for path in paths:
-        hashed = f"{path.stem}-{_short_hash(path)}"
-        plain = stems[path.stem.casefold()] == 1
-        if out is not None:
-            plain = plain and _results_of(out / path.stem) in (None, str(path))
+        stem = plain_names[path]
+        hashed = f"{path.stem.lstrip('.') or 'video'}-{_short_hash(path)}"
+        plain = stem is not None and stems[stem.casefold()] == 1
+        if plain and out is not None:
+            plain = _results_of(out / str(stem)) in (None, str(path))
             plain = plain and _results_of(out / hashed) != str(path)
-        names[path] = path.stem if plain else hashed
+        names[path] = stem if plain and stem else hashed
     return names
+
+
+def _plain_name(path: Path) -> str | None:
+    """The video's stem, or None where it cannot name a folder in ``out``: empty, ``.`` or
+    ``..`` (``..mp4``, ``...mp4``: ``out`` itself, its parent), hidden (the index's
+    temporary files are) or an index file's name (``index.csv.mp4``)."""
+    stem = path.stem
+    if not stem or stem.startswith(".") or stem.casefold() in INDEX_FILES:
+        return None
+    return stem
 
 
 def _results_of(folder: Path) -> str | None:

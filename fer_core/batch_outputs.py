@@ -51,6 +51,9 @@ INDEX_COLUMNS = (
     "session_id",
 )
 
+#: The run's index files in the output folder, beside the videos' folders.
+INDEX_FILES = ("index.csv", "index.json")
+
 #: Stores one analyzed video as a session: ``(path, summary, timeline, faces) -> {"db", "id"}``.
 SaveSession = Callable[[Path, dict, pd.DataFrame, pd.DataFrame], dict[str, Any]]
 
@@ -220,7 +223,7 @@ def write_index(out: Path, rows: list[dict], run: dict) -> tuple[Path, Path]:
     """Write ``index.csv`` and ``index.json`` (the rows with the run's facts); returns both."""
     index = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
     index = index.astype(dict.fromkeys(["frames_analyzed", "faces_seen", "session_id"], "Int64"))
-    index_csv, index_json = out / "index.csv", out / "index.json"
+    index_csv, index_json = (out / name for name in INDEX_FILES)
     atomic_write(index_csv, lambda p: index.to_csv(p, index=False))
     write_json(index_json, {"run": run, "videos": rows})
     return index_csv, index_json

@@ -6,14 +6,20 @@ import it without cycles.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from fer_core.detectors import DEFAULT_DETECTOR
+from fer_core.detectors import DEFAULT_DETECTOR, DETECTORS
 from fer_core.errors import FerCoreError
 from fer_core.serialization import jsonable
 
+#: More frames a second than any camera gives; sampling faster is analyzing every frame.
+MAX_SAMPLE_FPS = 1000.0
+#: The shortest chunk: the timeline's bucket (shorter ones only multiply the tasks).
+MIN_CHUNK_S = 1.0
 #: Track ids of chunk k are ``k * CHUNK_ID_STRIDE + id``: tracking restarts in every chunk.
 CHUNK_ID_STRIDE = 1_000_000
 BUCKET_S = 1.0  # the timeline is per second
@@ -40,15 +46,32 @@ class Settings:
     chunk_s: float | None = None
 
     def __post_init__(self) -> None:
-        if self.sample_fps is not None and not self.sample_fps > 0:
-            raise BatchError(f"sample_fps must be positive (or None), got {self.sample_fps}")
-        if self.chunk_s is not None and not self.chunk_s > 0:
-            raise BatchError(f"chunk_s must be positive (or None), got {self.chunk_s}")
+        # Checked here, before any work: inf, NaN or an absurd value would otherwise fail
+        # every video deep in the analysis (inf sampling overflows; a chunk of 1e-9 s makes
+        # billions of tasks).
+        fps, chunk = self.sample_fps, self.chunk_s
+        if fps is not None and not (_finite(fps) and 0 < fps <= MAX_SAMPLE_FPS):
+            raise BatchError(
+                f"sample_fps must be frames a second, above 0 and at most {MAX_SAMPLE_FPS:g} "
+                f"(or None for every frame), got {self.sample_fps!r}"
+            )
+        if chunk is not None and not (_finite(chunk) and chunk >= MIN_CHUNK_S):
+            raise BatchError(
+                f"chunk_s must be a finite number of seconds, at least {MIN_CHUNK_S:g} "
+                f"(or None for whole videos), got {self.chunk_s!r}"
+            )
+        if self.detector not in DETECTORS:
+            raise BatchError(f"detector must be one of {sorted(DETECTORS)}, got {self.detector!r}")
         if self.blur and not self.annotate:
             raise BatchError("blur applies to the annotated copy: set annotate too")
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(asdict(self))
+
+
+def _finite(value: object) -> bool:
+    """A real number, neither NaN nor infinite (and not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)

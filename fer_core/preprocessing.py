@@ -27,7 +27,9 @@ _TO_GRAY = {
 
 
 def _as_uint8(image: np.ndarray) -> np.ndarray:
-    """Bring one image to uint8; floats are read as [0, 1] unless their maximum exceeds 1."""
+    """Bring one image to uint8: floats are read as [0, 1] unless their maximum exceeds 1,
+    wider unsigned integers (a 16-bit PNG or camera) are scaled by their range, and signed
+    integers are read as grey levels clipped to 0-255."""
     if image.dtype == np.uint8:
         return image
     if image.dtype == bool:
@@ -37,6 +39,9 @@ def _as_uint8(image: np.ndarray) -> np.ndarray:
             raise InvalidInputError("image contains NaN or infinite values")
         scale = 255.0 if image.size and image.max() <= 1.0 else 1.0
         return np.clip(image * scale + 0.5, 0, 255).astype(np.uint8)
+    if np.issubdtype(image.dtype, np.unsignedinteger):  # uint16 and wider: a full range
+        top = np.iinfo(image.dtype).max
+        return np.round(image.astype(np.float64) * (255.0 / top)).astype(np.uint8)
     if np.issubdtype(image.dtype, np.integer):
         return np.clip(image, 0, 255).astype(np.uint8)
     raise InvalidInputError(f"unsupported image dtype {image.dtype}")

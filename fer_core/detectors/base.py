@@ -70,6 +70,7 @@ class FaceDetector(Protocol):
 
 def detect_faces(detector: FaceDetector, frame: np.ndarray) -> Detections:
     """Boxes, scores and landmarks from any detector; plain ``detect`` ones get scores of 1."""
+    frame = require_pixels(frame)
     richer = getattr(detector, "detect_faces", None)
     if richer is not None:
         return richer(frame)
@@ -87,15 +88,22 @@ def non_max_suppression(found: Detections, max_iou: float) -> Detections:
     return found.take(np.sort(np.asarray(chosen, int).reshape(-1)))
 
 
+def require_pixels(frame: np.ndarray) -> np.ndarray:
+    """``frame`` as an array, or a clear error when it has no pixels ((0, W), (H, 0)), which
+    OpenCV would meet with a bare assertion."""
+    frame = np.asarray(frame)
+    if frame.ndim >= 2 and min(frame.shape[:2]) < 1:
+        raise InvalidInputError(f"the frame is empty: shape {frame.shape} holds no pixels")
+    return frame
+
+
 def bgr_frame(frame: np.ndarray) -> np.ndarray:
     """The frame as a contiguous uint8 (H, W, 3) BGR array, or a clear error."""
-    frame = np.asarray(frame)
+    frame = require_pixels(frame)
     if frame.ndim == 2:
         frame = cv2.cvtColor(np.ascontiguousarray(frame, np.uint8), cv2.COLOR_GRAY2BGR)
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise InvalidInputError(
             f"expected a uint8 (H, W, 3) BGR or (H, W) gray frame, got {frame.dtype} {frame.shape}"
         )
-    if min(frame.shape[:2]) < 1:
-        raise InvalidInputError(f"the frame is empty: {frame.shape}")
     return np.ascontiguousarray(frame)
