@@ -332,8 +332,8 @@ def _check_run(settings: Settings, engine: str, workers: int, address: str | Non
     """Refuse, before any work, a run that cannot go through."""
     if engine not in ENGINES:
         raise BatchError(f"engine must be one of {ENGINES}, got {engine!r}")
-    if workers < 1:
-        raise BatchError(f"workers must be at least 1, got {workers}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise BatchError(f"workers must be at least 1, a whole number; got {workers!r}")
     if address is not None and engine != "ray":
         raise BatchError("an address is only for --engine ray")
     if workers != 1 and engine == "ray":

@@ -75,6 +75,12 @@ def test_unusable_settings_are_refused_before_any_work(options):
         Settings(**options)
 
 
+@pytest.mark.parametrize("workers", [2.5, True, "2", 0])
+def test_a_pool_needs_a_whole_number_of_workers(tmp_path, workers):
+    with pytest.raises(BatchError, match="workers must be at least 1, a whole number"):
+        run_batch([tmp_path], tmp_path / "out", workers=workers)
+
+
 def test_the_batch_tool_refuses_an_infinite_sample_rate(tmp_path):
     done = subprocess.run(
         [sys.executable, str(SCRIPT), str(tmp_path), "--out", str(tmp_path / "out"),
