@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from fer_core.errors import ModelNotFoundError
+from fer_core.shipped import shipped_folder
 
 #: Folder of shipped models; ``FER_CORE_MODELS`` points elsewhere.
-MODELS_DIR = Path(os.environ.get("FER_CORE_MODELS", Path(__file__).resolve().parents[1] / "models"))
+MODELS_DIR = Path(os.environ.get("FER_CORE_MODELS", shipped_folder("models")))
 #: The most accurate shipped model: what ``EmotionClassifier.load()`` gives.
 DEFAULT_MODEL = "accurate"
 #: The shipped model built for speed: what live and video analysis use unless told otherwise.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sklearn.preprocessing import LabelEncoder
+from typing import TYPE_CHECKING
 
 from fer_core.errors import UnknownEmotionError
+
+if TYPE_CHECKING:
+    from sklearn.preprocessing import LabelEncoder
 
 #: Canonical class order: the column order of every probability array.
 CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
@@ -36,4 +39,6 @@ def canonical_emotion(name: str, where: object = None) -> str:
 
 def label_encoder(classes: tuple[str, ...] = CLASSES) -> LabelEncoder:
     """A fitted ``LabelEncoder``; the canonical order is alphabetical, so codes follow it."""
+    from sklearn.preprocessing import LabelEncoder  # here: ``import fer_core`` stays light
+
     return LabelEncoder().fit(list(classes))

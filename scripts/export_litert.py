@@ -1,61 +1,12 @@
-"""Add a LiteRT copy of a model: python scripts/export_litert.py --model DIR [--int8 --data D].
+"""``fer-core export-litert``, as a script: the same options, output and exit codes.
 
-Writes ``model.tflite`` beside ``model.keras``; ``EmotionClassifier.load`` then runs the
-network on LiteRT (faster on a CPU; in float32 the same outputs). ``--int8`` quantizes it,
-measuring activation ranges on 500 faces of the model's validation split of ``--data``;
-evaluate the result again, since its answers change slightly. Needs TensorFlow, once.
+python scripts/export_litert.py --help
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
 
-import numpy as np
-
-from fer_core.catalog import resolve_model_path
-from fer_core.classifier import EmotionClassifier
-from fer_core.data import load_dataset
-from fer_core.errors import FerCoreError
-from fer_core.evaluation import validation_split
-from fer_core.litert import export_model_litert
-from fer_core.preprocessing import preprocess
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", required=True, help="model name, folder or .keras file")
-    parser.add_argument("--int8", action="store_true", help="quantize to 8-bit integers")
-    parser.add_argument("--data", help="the training dataset (for --int8)")
-    args = parser.parse_args(argv)
-    if args.int8 and not args.data:
-        parser.error("--int8 needs --data, to measure activation ranges on real faces")
-    try:
-        keras_clf = EmotionClassifier.load(args.model, precision="float32", runtime="keras")
-        representative = None
-        if args.int8:
-            faces, _ = validation_split(keras_clf, load_dataset(args.data))
-            representative = preprocess(faces[:500])
-        path = export_model_litert(
-            resolve_model_path(args.model), "int8" if args.int8 else "float32", representative
-        )
-        litert_clf = EmotionClassifier.load(args.model, runtime="litert")
-    except FerCoreError as error:
-        parser.exit(2, f"error: {error}\n")
-    if representative is None:
-        representative = preprocess(
-            np.random.default_rng(0).integers(0, 256, (64, 48, 48), dtype=np.uint8)
-        )
-    theirs = keras_clf.predict_proba(representative, tta=None)
-    ours = litert_clf.predict_proba(representative, tta=None)
-    gap = np.abs(theirs - ours).max()
-    same = np.mean(theirs.argmax(1) == ours.argmax(1))
-    print(
-        f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); against Keras on "
-        f"{len(ours)} faces: largest probability difference {gap:.2e}, same label {same:.1%}"
-    )
-    return 0
-
+from fer_core.cli.export_litert import main
+from fer_core.cli.quiet import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry(main))

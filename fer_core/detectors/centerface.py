@@ -17,10 +17,9 @@ import numpy as np
 
 from fer_core.detectors.base import Detections, bgr_frame, non_max_suppression
 from fer_core.errors import ModelNotFoundError
+from fer_core.shipped import shipped_folder
 
-MODEL_PATH = (
-    Path(__file__).resolve().parents[2] / "models" / "detectors" / "centerface" / "centerface.onnx"
-)
+MODEL_PATH = shipped_folder("models") / "detectors" / "centerface" / "centerface.onnx"
 STRIDE = 4  # output cells per input pixel
 ALIGN = 32  # input sides must be multiples of this
 N_LANDMARKS = 5
