@@ -305,9 +305,10 @@ def _settled(page) -> dict:
     return page.evaluate(_PAGE_JS)
 
 
-def bare_websocket(url: str, path: str, timeout_s: float = 60.0) -> str:
+def bare_websocket(url: str, path: str, forge: bool = False, timeout_s: float = 60.0) -> str:
     """Everything the server sends a client that asks for page ``path`` straight over the
-    websocket, as a browser would after loading that URL, with no sign-in; as text."""
+    websocket, as a browser would after loading that URL, with no sign-in (with ``forge``, a
+    widget state named like the gate's session flag); as text."""
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
     from streamlit.util import calc_hash
@@ -316,6 +317,9 @@ def bare_websocket(url: str, path: str, timeout_s: float = 60.0) -> str:
     request = BackMsg()
     request.rerun_script.page_name = path
     request.rerun_script.page_script_hash = calc_hash(path) if path else ""
+    if forge:
+        forged = request.rerun_script.widget_states.widgets.add()
+        forged.id, forged.bool_value = "authenticated", True
     received = []
     stream = url.replace("http", "ws", 1) + "/_stcore/stream"
     with connect(stream, subprotocols=["streamlit"], open_timeout=timeout_s) as socket:
@@ -339,10 +343,11 @@ def visit_gated(url: str, password: str, out: Path) -> dict:
     session, record what it shows before signing in, sign in there and record it again."""
     from playwright.sync_api import sync_playwright
 
-    seen: dict = {"websocket": {}, "before": {}, "after": {}, "error": None}
+    seen: dict = {"websocket": {}, "forged": "", "before": {}, "after": {}, "error": None}
     wait_for_health(url, HEALTH_TIMEOUT_S)
     for path in PAGE_TITLES:
         seen["websocket"][path] = bare_websocket(url, path)
+    seen["forged"] = bare_websocket(url, "sessions", forge=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = None
@@ -607,6 +612,8 @@ def test_no_page_opens_before_the_password_by_url_or_websocket(netns, tmp_path):
         assert '"Password"' in messages, f"/{path} over the websocket: no sign-in form{logs}"
         leaked = [word for word in [secret_name, "Rename", *shown] if word in messages]
         assert not leaked, f"/{path} over the websocket sent {leaked} before the password{logs}"
+    leaked = [word for word in [secret_name, "Rename"] if word in seen["forged"]]
+    assert not leaked, f"a forged 'authenticated' widget state got {leaked}{logs}"
     for path, page in seen["before"].items():
         report = f"/{path} before signing in showed {json.dumps(page)[:3000]}{logs}"
         assert page["passwords"] == 1 and page["h1"] == [], report
