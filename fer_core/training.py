@@ -85,6 +85,7 @@ class TrainConfig:
     teacher_weight: float = 0.5
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup blends; 0 trains on single faces
     lowres: float = 0.0  # share of training faces degraded to a small face (see fer_core.lowres)
+    lowres_sizes: tuple[int, ...] = TRAINING_SIZES  # the sizes (px) a degraded face is drawn from
     resume: bool = False
     cache_dir: str | None = None
     recipe: dict = field(default_factory=dict)
@@ -102,6 +103,13 @@ class TrainConfig:
         if not 0.0 <= self.lowres <= 1.0:
             raise TrainSettingError(
                 f"the low-resolution share must be in [0, 1] (0: off), got {self.lowres}"
+            )
+        if not self.lowres_sizes or any(
+            isinstance(size, bool) or not isinstance(size, int) or not 1 <= size < 48
+            for size in self.lowres_sizes
+        ):
+            raise TrainSettingError(
+                f"low-resolution sizes are whole pixels in 1-47, got {list(self.lowres_sizes)}"
             )
         if self.init_member is not None and not self.init_from:
             raise TrainSettingError("init_member picks a network of init_from; name init_from")
@@ -309,6 +317,7 @@ _RUN_IDENTITY = (
     "teacher_weight",
     "mixup",
     "lowres",
+    "lowres_sizes",
 )
 
 
@@ -322,13 +331,14 @@ def _prepare_run_dir(out: Path, config: TrainConfig) -> None:
         saved.setdefault("split_seed", saved.get("seed"))  # runs from before split_seed
         saved.setdefault("mixup", 0.0)  # runs from before mixup
         saved.setdefault("lowres", 0.0)  # runs from before low-resolution training
+        saved.setdefault("lowres_sizes", list(TRAINING_SIZES))
         saved.setdefault("init_member", None)
         if saved.get("time_budget_s") and not config.time_budget_s:
             raise RunDirectoryError(
                 f"{out} was planned by a time budget; resume it with --time-budget MINUTES "
                 "(the time this session can give it)"
             )
-        current = asdict(config)
+        current = json.loads(json.dumps(asdict(config)))  # as saved: tuples become lists
         changed = [k for k in _RUN_IDENTITY if saved.get(k) != current[k]]
         if changed:
             detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed)
@@ -452,7 +462,7 @@ def _metadata(
             "skipped": len(dataset.skipped),
         },
         "params": params,
-        **({"lowres_sizes_px": list(TRAINING_SIZES)} if config.lowres else {}),
+        **({"lowres_sizes_px": list(config.lowres_sizes)} if config.lowres else {}),
         "preprocessing": {"size": 48, "grayscale": True, "scale": "0-1", "standardize": False},
         "versions": {
             "keras": keras.__version__,
@@ -473,7 +483,7 @@ def training_input(config: TrainConfig, faces: np.ndarray, targets: np.ndarray) 
     else:
         batches = ShuffledBatches(faces, targets, config.batch_size, config.seed)
     if config.lowres:
-        batches = LowResBatches(batches, config.lowres, TRAINING_SIZES, config.seed)
+        batches = LowResBatches(batches, config.lowres, config.lowres_sizes, config.seed)
     return {"x": batches}
 
 

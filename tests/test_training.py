@@ -269,6 +269,12 @@ def test_training_input_degrades_after_mixup_and_only_when_asked():
     with pytest.raises(training.TrainSettingError, match="low-resolution share"):
         TrainConfig(".", ".", lowres=1.5).resolved()
 
+    weighted = TrainConfig(".", ".", batch_size=8, lowres=1.0, lowres_sizes=(16, 16, 24))
+    assert training.training_input(weighted, faces, targets)["x"].sizes == (16, 16, 24)
+    for sizes in [(), (16, 48), (0,), (True,)]:
+        with pytest.raises(training.TrainSettingError, match="low-resolution sizes"):
+            TrainConfig(".", ".", lowres=0.5, lowres_sizes=sizes).resolved()
+
 
 def test_a_low_resolution_run_degrades_training_faces_only_and_resumes_with_its_share(
     folder_dataset, tmp_path, cache_dir, monkeypatch
