@@ -32,6 +32,13 @@ APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 DEADLINE_S = 300  # a worker process loads TensorFlow and the model; two shared cores are slow
 
 
+@pytest.fixture(autouse=True)
+def _keep_main(monkeypatch):
+    """AppTest leaves the app script as ``__main__``, which multiprocessing's spawn would
+    re-run in every child process of a later test (the batch pool's): put it back after."""
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
+
+
 @pytest.fixture
 def database(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "sessions.db"
@@ -140,7 +147,8 @@ def test_live_page_shows_what_the_worker_analyzed_and_a_worker_death(app):
     monitor: LiveWorker = app.session_state["live_monitor"]
     assert monitor.pid is None  # no worker before START
     with monitor:  # what START and STOP do
-        _stream(monitor, lambda: monitor.snapshot().frames >= 3)
+        # Until both faces are people: a second search, a second of stream after the first.
+        _stream(monitor, lambda: monitor.snapshot().faces_in_view == 2)
         app.run()
         metrics = _metrics(app)
         assert int(metrics["Frames analyzed"]) >= 3

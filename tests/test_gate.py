@@ -5,6 +5,7 @@ that other machines can reach. The real-browser version is in ``test_browser.py`
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,13 @@ PAGES = {
 }
 SECRET_NAME = "Board meeting 7f3a"
 PASSWORD = "correct horse 42"
+
+
+@pytest.fixture(autouse=True)
+def _keep_main(monkeypatch):
+    """AppTest leaves the app script as ``__main__``, which multiprocessing's spawn would
+    re-run in every child process of a later test (the batch pool's): put it back after."""
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
 
 
 @pytest.fixture
