@@ -9,7 +9,10 @@ Built for a room camera (20 to 300 faces of 10 to 60 pixels) as much as for one 
   their boxes are moved by the camera's motion since that frame before they are used.
 - **Track** in between without the detector: each face's box is carried from frame to frame
   by sparse optical flow (``fer_core.motion``), which also follows a slowly panning camera;
-  searches confirm tracks and add newcomers (``fer_core.tracking``).
+  searches match tracks and add newcomers (``fer_core.tracking``). A new face is tentative
+  (``Face.confirmed`` False) until a second search finds it; only confirmed faces are people
+  (``faces_seen``), except that a single frame analyzed on its own (a photo) counts every
+  face it finds.
 - **Classify** in one batched call per frame, within a budget: a track is re-read at most
   every ``classify_every_s`` seconds and at most ``classify_per_s`` faces a second in all,
   stalest first, so the CNN's work per second is bounded however many faces are in view.
@@ -109,7 +112,9 @@ class FrameAnalyzer:
     def _clear_stream(self) -> None:
         self._last_search: float | None = None
         self._frame_shape: tuple[int, ...] | None = None
-        self._pending: tuple[Future[Detections], np.ndarray] | None = None
+        self._pending: tuple[Future[Detections], np.ndarray, float] | None = None
+        self._stream_frames = 0  # frames since the stream started
+        self._faces_in_first_frame = 0
         self._camera = np.zeros(2)  # the camera's total shift since the stream started
         self._landmarks: dict[int, np.ndarray] = {}
         self._budget = 0.0
@@ -121,7 +126,10 @@ class FrameAnalyzer:
 
     @property
     def faces_seen(self) -> int:
-        """Distinct faces (track ids) since the stream started or was reset."""
+        """Distinct people (confirmed tracks) since the stream started or was reset; after a
+        single frame (a photo), every face found in it."""
+        if self._stream_frames == 1:
+            return self._faces_in_first_frame
         return self.tracker.faces_seen
 
     def reset(self) -> None:
@@ -139,6 +147,16 @@ class FrameAnalyzer:
                 self._searcher.shutdown(wait=True, cancel_futures=True)
                 self._searcher = None
             self._pending = None
+
+    def flush(self) -> None:
+        """Wait for a background search still running and apply it, so the end of a
+        recording is as well confirmed as its middle."""
+        with self._lock:
+            if self._pending is not None:
+                future, camera_then, searched_at = self._pending
+                self._pending = None
+                shift = tuple(self._camera - camera_then)
+                self._apply(future.result().scaled(1.0, shift), searched_at)
 
     def detect_faces(self, frame: np.ndarray) -> Detections:
         """A full search: every face in the frame, with scores and landmarks."""
@@ -167,15 +185,21 @@ class FrameAnalyzer:
             clock = self._lap("track", clock)
             self._search(frame, now)
             clock = self._lap("detect", clock)
-            track_ids, boxes, visible = self.tracker.snapshot()
+            track_ids, boxes, visible, confirmed = self.tracker.snapshot()
             track_ids, boxes = track_ids[visible], np.round(boxes[visible]).astype(int)
+            confirmed = confirmed[visible]
             large = np.minimum(boxes[:, 2], boxes[:, 3]) >= self.min_face
             probs = self._classify(frame, track_ids, boxes, large, now)
             self._lap("classify", clock)
             self.frames_analyzed += 1
+            self._stream_frames += 1
+            if self._stream_frames == 1:
+                self._faces_in_first_frame = len(track_ids)
             return [
-                self._face(box, p, int(t), ok and not np.isnan(p).any())
-                for box, p, t, ok in zip(boxes, probs, track_ids, large, strict=True)
+                self._face(box, p, int(t), ok and not np.isnan(p).any(), bool(sure))
+                for box, p, t, ok, sure in zip(
+                    boxes, probs, track_ids, large, confirmed, strict=True
+                )
             ]
 
     def _follow(self, frame: np.ndarray) -> None:
@@ -183,7 +207,7 @@ class FrameAnalyzer:
         if self._frame_shape != frame.shape:  # a new stream or a new size: nothing to follow
             self.flow.remember(frame)
             return
-        ids, boxes, _ = self.tracker.snapshot()
+        ids, boxes, _, _ = self.tracker.snapshot()
         moved, camera = self.flow.step(frame, boxes)
         self._camera += camera
         if len(ids):
@@ -196,10 +220,11 @@ class FrameAnalyzer:
         """Run a due full search (here, or in the background) and apply a finished one."""
         new_stream = self._frame_shape != frame.shape or self._last_search is None
         if self._pending is not None and (new_stream or self._pending[0].done()):
-            future, camera_then = self._pending
+            future, camera_then, searched_at = self._pending
             self._pending = None
             if not new_stream:  # a search of an older frame, moved by the camera since
-                self._apply(future.result().scaled(1.0, tuple(self._camera - camera_then)))
+                shift = tuple(self._camera - camera_then)
+                self._apply(future.result().scaled(1.0, shift), searched_at)
         interval = self.detect_every_s
         if not self.tracker.snapshot()[2].any():
             interval = min(interval, EMPTY_SEARCH_S)
@@ -210,16 +235,17 @@ class FrameAnalyzer:
         self._last_search = now
         self.searches += 1
         if new_stream or not self.background_search:
-            self._apply(self.detect_faces(frame))
+            self._apply(self.detect_faces(frame), now)
             return
         if self._searcher is None:
             self._searcher = ThreadPoolExecutor(1, thread_name_prefix="face-search")
         future = self._searcher.submit(self.detect_faces, frame.copy())
-        self._pending = (future, self._camera.copy())
+        self._pending = (future, self._camera.copy(), now)
 
-    def _apply(self, found: Detections) -> None:
-        """Match a search's faces to the tracks: confirm, add newcomers, age the missed."""
-        track_ids = self.tracker.update(found.boxes)
+    def _apply(self, found: Detections, searched_at: float) -> None:
+        """Match a search (of the frame at ``searched_at``) to the tracks: confirm, add
+        newcomers, age the missed."""
+        track_ids = self.tracker.update(found.boxes, searched_at)
         if found.landmarks is not None:
             for track_id, points in zip(track_ids, found.landmarks, strict=True):
                 self._landmarks[int(track_id)] = points.astype(np.float64)
@@ -281,17 +307,19 @@ class FrameAnalyzer:
         self.stage_seconds[stage] += now - since
         return now
 
-    def _face(self, box: np.ndarray, probs: np.ndarray, track_id: int, classified: bool) -> Face:
+    def _face(
+        self, box: np.ndarray, probs: np.ndarray, track_id: int, classified: bool, confirmed: bool
+    ) -> Face:
         box_tuple = tuple(int(v) for v in box)
         points = self._landmarks.get(track_id)
         landmarks = None if points is None else points.astype(np.float32)
         if not classified:
-            nan = np.full(len(self.classes), np.nan, np.float32)
-            return Face(box_tuple, nan, UNKNOWN, float("nan"), track_id, False, landmarks)
-        best = int(np.argmax(probs))
-        return Face(
-            box_tuple, probs, self.classes[best], float(probs[best]), track_id, True, landmarks
-        )
+            probs = np.full(len(self.classes), np.nan, np.float32)
+            label, confidence = UNKNOWN, float("nan")
+        else:
+            best = int(np.argmax(probs))
+            label, confidence = self.classes[best], float(probs[best])
+        return Face(box_tuple, probs, label, confidence, track_id, classified, landmarks, confirmed)
 
     def annotate(self, frame: np.ndarray, faces: list[Face], blur: bool = False) -> np.ndarray:
         """A copy of ``frame`` with each face's box, track id, emotion and confidence drawn;

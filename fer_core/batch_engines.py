@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from fer_core.batch_types import BUCKET_S, CHUNK_ID_STRIDE, BatchError, Settings, VideoOutputs
+from fer_core.chunk_links import LOOKAHEAD_S, WARMUP_S
 from fer_core.errors import FerCoreError, InvalidInputError
 from fer_core.redaction import mask_credentials
 
@@ -53,6 +54,9 @@ class Done:
     faces: pd.DataFrame
     frame_times: np.ndarray
     summary: dict
+    #: A later chunk's people in the seconds before its start, which the chunk before it
+    #: also analyzed: how the two chunks' people are linked (``fer_core.chunk_links``).
+    warmup_faces: pd.DataFrame | None = None
 
 
 @dataclass
@@ -106,13 +110,17 @@ def run_task(task: Task, send: Callable[[tuple[str, int, float]], object] | None
             bucket_s=BUCKET_S,
             start_s=task.start_s,
             end_s=task.end_s,
+            warmup_s=WARMUP_S if task.chunk else 0.0,
+            lookahead_s=LOOKAHEAD_S if task.end_s is not None else 0.0,
         )
     except FerCoreError as error:
         return Failed(task.chunk, str(error))
-    faces = result.faces
+    faces, warmup = result.faces, result.warmup_faces
     if task.chunk:
-        faces = faces.assign(track_id=faces["track_id"] + task.chunk * CHUNK_ID_STRIDE)
-    return Done(task.chunk, task.start_s, faces, result.frame_times, result.summary)
+        offset = task.chunk * CHUNK_ID_STRIDE
+        faces = faces.assign(track_id=faces["track_id"] + offset)
+        warmup = warmup.assign(track_id=warmup["track_id"] + offset)
+    return Done(task.chunk, task.start_s, faces, result.frame_times, result.summary, warmup)
 
 
 def plan(name: str, path: Path, settings: Settings, outputs: VideoOutputs) -> list[Task]:

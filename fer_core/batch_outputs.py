@@ -23,6 +23,7 @@ import pandas as pd
 from fer_core import analytics
 from fer_core.batch_engines import Done, Outcome, Task
 from fer_core.batch_types import BUCKET_S, Input, Settings, VideoOutputs
+from fer_core.chunk_links import link_tracks, relabel
 from fer_core.redaction import mask_credentials
 from fer_core.serialization import jsonable
 
@@ -105,7 +106,13 @@ def _assemble(video: Video, settings: Settings) -> tuple[pd.DataFrame, pd.DataFr
     """Faces, timeline and summary of a whole video from its chunks' results."""
     results = [video.done[k] for k in sorted(video.done)]
     assert all(isinstance(r, Done) for r in results)
-    parts = [r.faces for r in results if len(r.faces)] or [results[0].faces]
+    parts = [results[0].faces]
+    for result in results[1:]:  # each chunk's people take the ids the chunk before gave them
+        links = (
+            link_tracks(parts[-1], result.warmup_faces) if result.warmup_faces is not None else {}
+        )
+        parts.append(relabel(result.faces, links))
+    parts = [part for part in parts if len(part)] or [results[0].faces]
     faces = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     frame_times = np.concatenate([r.frame_times for r in results])
     last = results[-1]

@@ -20,7 +20,8 @@ from fer_core.serialization import jsonable
 MAX_SAMPLE_FPS = 1000.0
 #: The shortest chunk: the timeline's bucket (shorter ones only multiply the tasks).
 MIN_CHUNK_S = 1.0
-#: Track ids of chunk k are ``k * CHUNK_ID_STRIDE + id``: tracking restarts in every chunk.
+#: New track ids of chunk k are ``k * CHUNK_ID_STRIDE + id``; a person the chunk before also
+#: saw keeps that chunk's id (``fer_core.chunk_links``).
 CHUNK_ID_STRIDE = 1_000_000
 BUCKET_S = 1.0  # the timeline is per second
 
@@ -34,8 +35,8 @@ class Settings:
     """Everything that decides a video's results; a video done with other settings is redone.
 
     ``sample_fps=None`` analyzes every frame. ``chunk_s`` cuts long videos into chunks that
-    run as separate tasks; tracking restarts in each chunk (ids are offset by
-    ``CHUNK_ID_STRIDE`` per chunk), everything else is as in one pass.
+    run as separate tasks; each chunk starts tracking a few seconds early, so its people are
+    linked to the chunk before's and counted once (``fer_core.chunk_links``).
     """
 
     sample_fps: float | None = 3.0

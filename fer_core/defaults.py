@@ -12,3 +12,12 @@ MIN_FACE_PX = 16
 DETECT_EVERY_S = 1.0  # full searches; optical flow follows faces in between
 CLASSIFY_EVERY_S = 0.5  # a face is re-read at most this often
 CLASSIFY_PER_S = 200.0  # faces read per second in all, stalest first
+
+# People, not detections (fer_core.tracking): a track is a person once two searches at least
+# 0.5 s apart have found it; a person lost from view keeps their id for 10 s; a face's gate
+# widens by two face sizes a second since it was last found, up to four.
+CONFIRM_HITS = 2
+CONFIRM_S = 0.5
+KEEP_LOST_S = 10.0
+GATE_PER_S = 2.0
+MAX_GATE = 4.0

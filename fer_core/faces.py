@@ -23,7 +23,9 @@ class Face:
     Faces smaller than the analyzer's ``min_face`` are reported with ``classified=False``,
     NaN probabilities and the label ``"unknown"``. ``landmarks`` are the detector's key
     points (eyes, nose, mouth corners for CenterFace) as a ``(K, 2)`` array in frame
-    coordinates, or ``None`` when the detector gives none.
+    coordinates, or ``None`` when the detector gives none. ``confirmed`` is False while the
+    face's track is tentative (found by one search only): such a face may be a false
+    detection, so it is drawn apart and counted as a person only once confirmed.
     """
 
     box: tuple[int, int, int, int]
@@ -33,6 +35,7 @@ class Face:
     track_id: int
     classified: bool = True
     landmarks: np.ndarray | None = field(default=None, repr=False, compare=False)
+    confirmed: bool = True
 
 
 def face_rows(faces: list[Face], classes: tuple[str, ...], time_s: float, frame: int) -> list[dict]:
@@ -64,10 +67,18 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 class FaceAnnotator:
-    """Draw faces on a frame: box, track id, emotion and confidence; optionally blurred."""
+    """Draw faces on a frame: box, track id, emotion and confidence; optionally blurred.
+
+    A tentative face (``Face.confirmed`` False) gets a thin grey box and no label: it may be
+    a false detection and counts for nothing yet. Blurring covers every face, tentative ones
+    included.
+    """
 
     def __init__(self) -> None:
         self._box = sv.BoxAnnotator(color_lookup=sv.ColorLookup.TRACK)
+        self._tentative = sv.BoxAnnotator(
+            color=sv.Color.from_hex("#9e9e9e"), thickness=1, color_lookup=sv.ColorLookup.INDEX
+        )
         self._label = sv.LabelAnnotator(
             color_lookup=sv.ColorLookup.TRACK, text_scale=0.5, text_padding=4
         )
@@ -79,16 +90,26 @@ class FaceAnnotator:
         scene = np.array(frame, copy=True)
         if not faces:
             return scene
-        xywh = np.array([f.box for f in faces], dtype=float)
-        detections = sv.Detections(
-            xyxy=np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]),
-            tracker_id=np.array([f.track_id for f in faces]),
-        )
         if blur:
-            scene = self._blur.annotate(scene, detections)
+            scene = self._blur.annotate(scene, _detections(faces))
+        confirmed = [f for f in faces if f.confirmed]
+        tentative = [f for f in faces if not f.confirmed]
+        if tentative:
+            scene = self._tentative.annotate(scene, _detections(tentative))
+        if not confirmed:
+            return scene
+        detections = _detections(confirmed)
         labels = [
             f"#{f.track_id} {f.label} {f.confidence:.0%}" if f.classified else f"#{f.track_id}"
-            for f in faces
+            for f in confirmed
         ]
         scene = self._box.annotate(scene, detections)
         return self._label.annotate(scene, detections, labels=labels)
+
+
+def _detections(faces: list[Face]) -> sv.Detections:
+    xywh = np.array([f.box for f in faces], dtype=float)
+    return sv.Detections(
+        xyxy=np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]),
+        tracker_id=np.array([f.track_id for f in faces]),
+    )

@@ -96,7 +96,8 @@ class LiveRecord:
         analyzer's count of distinct faces so far."""
         with self._lock:
             self._frames += 1
-            rows = face_rows(faces, self.classes, elapsed, self._frames - 1)
+            people = [f for f in faces if f.confirmed]  # a tentative face may be no one
+            rows = face_rows(people, self.classes, elapsed, self._frames - 1)
             self._rows.extend(rows)
             self._frame_times.append(elapsed)
             self._unsaved_rows.extend(rows)
@@ -117,7 +118,7 @@ class LiveRecord:
         with self._lock:  # copy only: the callback thread waits while the lock is held
             rows = list(self._rows)
             frame_times = np.fromiter(self._frame_times, float)
-            last = list(self._last_faces)
+            last = [f for f in self._last_faces if f.confirmed]  # people, not detections
             frames, faces_seen = self._frames, self._faces_seen
         faces = self._table(rows)
         elapsed = float(frame_times[-1]) if len(frame_times) else 0.0

@@ -6,7 +6,10 @@ and demos is made here: the astronaut photo's face, scaled and moved around a pl
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -125,3 +128,87 @@ def panning_crowd(
         shifted = boxes - np.array([left, 0, 0, 0])
         inside = (shifted[:, 0] >= 0) & (shifted[:, 0] + shifted[:, 2] <= width)
         yield time_s, np.ascontiguousarray(canvas[:, left : left + width]), shifted[inside]
+
+
+@dataclass(frozen=True)
+class Walker:
+    """One person in generated footage. The face's centre moves in a straight line from
+    ``start`` to ``end`` (pixels) between ``enter_s`` and ``leave_s`` and is in the frame only
+    then; during each ``(from_s, to_s)`` of ``away`` the person faces away (the back of a head,
+    no face)."""
+
+    start: tuple[float, float]
+    end: tuple[float, float] | None = None  # None: stays at start
+    enter_s: float = 0.0
+    leave_s: float = math.inf
+    face_px: int = 60
+    away: tuple[tuple[float, float], ...] = ()
+
+    def centre(self, time_s: float, seconds: float) -> np.ndarray:
+        end = self.end if self.end is not None else self.start
+        span = min(self.leave_s, seconds) - self.enter_s
+        share = np.clip((time_s - self.enter_s) / span, 0.0, 1.0) if span > 0 else 0.0
+        return np.asarray(self.start, float) + share * (np.asarray(end, float) - self.start)
+
+    def present(self, time_s: float) -> bool:
+        return self.enter_s <= time_s < self.leave_s
+
+    def facing(self, time_s: float) -> bool:
+        return self.present(time_s) and not any(a <= time_s < b for a, b in self.away)
+
+
+def people_scene(
+    walkers: Sequence[Walker],
+    time_s: float,
+    seconds: float,
+    width: int = 1280,
+    height: int = 720,
+) -> tuple[np.ndarray, list[int]]:
+    """One frame of ``walkers`` at ``time_s`` in a hall; also the indices of the walkers
+    whose face is visible in it."""
+    frame = _hall(width, height, np.random.default_rng(0))
+    visible = []
+    for index, walker in enumerate(walkers):
+        if not walker.present(time_s):
+            continue
+        patch_px = max(round(walker.face_px / _FACE_IN_PATCH[2]), 8)
+        face_centre = _FACE_IN_PATCH[:2] + _FACE_IN_PATCH[2:] / 2
+        x, y = np.round(walker.centre(time_s, seconds) - face_centre * patch_px).astype(int)
+        if walker.facing(time_s):
+            _paste(frame, astronaut_face_patch(patch_px), x, y)
+        else:  # the back of a head: dark hair where the face was
+            centre = tuple(int(v) for v in walker.centre(time_s, seconds))
+            axes = (int(patch_px * 0.24), int(patch_px * 0.32))
+            cv2.ellipse(frame, centre, axes, 0, 0, 360, (30, 35, 40), -1)
+        if walker.facing(time_s) and x >= 0 and x + patch_px <= width:
+            visible.append(index)
+    return frame, visible
+
+
+def _paste(frame: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:
+    """Paste ``patch`` with its top-left at ``(x, y)``, cut by the frame's edges."""
+    h, w = patch.shape[:2]
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + w, frame.shape[1]), min(y + h, frame.shape[0])
+    if x1 > x0 and y1 > y0:
+        frame[y0:y1, x0:x1] = patch[y0 - y : y1 - y, x0 - x : x1 - x]
+
+
+def write_people_video(
+    path: str | os.PathLike[str],
+    walkers: Sequence[Walker],
+    seconds: float,
+    fps: int = 30,
+    width: int = 1280,
+    height: int = 720,
+) -> Path:
+    """Write an H.264 MP4 of ``walkers`` (see ``people_scene``); returns its path."""
+    path = Path(path)
+    with av.open(str(path), mode="w", options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index in range(round(seconds * fps)):
+            image, _ = people_scene(walkers, index / fps, seconds, width, height)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        container.mux(stream.encode())
+    return path

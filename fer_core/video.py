@@ -53,6 +53,9 @@ class VideoAnalysis:
     summary: dict
     annotated_path: Path | None = None
     frame_times: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    #: People's rows from the ``warmup_s`` before ``start_s``: what a chunk shares with the
+    #: chunk before it, to tell which of its people are the same (``fer_core.chunk_links``).
+    warmup_faces: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def _open(path: Path) -> av.container.InputContainer:
@@ -162,23 +165,35 @@ def analyze_video(
     bucket_s: float = 1.0,
     start_s: float = 0.0,
     end_s: float | None = None,
+    warmup_s: float = 0.0,
+    lookahead_s: float = 0.0,
 ) -> VideoAnalysis:
     """Analyze ``path``: all frames, or the first frame of every 1/``sample_fps`` seconds.
 
     ``progress(fraction)`` is called as decoding advances. With ``annotated_path`` an MP4
     with boxes, ids and emotions (faces blurred if ``blur``) is written; frames between
-    samples show the latest result. A video without faces gives empty, well-formed tables;
+    samples show the latest result. The per-face table holds people only: every row of each
+    track that was confirmed at some point (``fer_core.tracking``), none of a detection that
+    never was. A video without faces gives empty, well-formed tables;
     a missing, corrupt or truncated one raises ``VideoError``.
 
     ``start_s`` / ``end_s`` analyze only the frames in ``[start_s, end_s)`` (times stay on
     the video's clock), so consecutive windows of a long video analyze exactly the frames
     and samples one whole run would; tracking and smoothing restart at ``start_s``, and the
-    summary covers the window.
+    summary covers the window. ``warmup_s`` starts tracking that much earlier: those frames
+    are analyzed (so the people in view at ``start_s`` are already known) but neither
+    written, counted nor summarized; their people's rows come back as ``warmup_faces``.
+    ``lookahead_s`` goes on tracking that long past ``end_s`` without recording, so a person
+    who arrived just before ``end_s`` is confirmed as one whole run would confirm them.
     """
     if sample_fps is not None and sample_fps <= 0:
         raise ValueError(f"sample_fps must be positive, got {sample_fps}")
     if start_s < 0 or (end_s is not None and end_s <= start_s):
         raise ValueError(f"need 0 <= start_s < end_s, got start_s={start_s}, end_s={end_s}")
+    for name, value in (("warmup_s", warmup_s), ("lookahead_s", lookahead_s)):
+        if not 0 <= value < math.inf:
+            raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value}")
+    warm_from = max(start_s - warmup_s, 0.0)
     path = Path(path)
     # Searches in the calling thread by default: the same video gives the same output.
     analyzer = analyzer or FrameAnalyzer(background_search=False)
@@ -189,6 +204,8 @@ def analyze_video(
     start = time.perf_counter()
     rows: list[dict] = []
     times: list[float] = []
+    warmup_rows: list[dict] = []
+    warmup_frames = 0
     writer: _AnnotatedWriter | None = None
     completed = False
     try:
@@ -200,12 +217,12 @@ def analyze_video(
         previous: float | None = None  # time of the frame decoded before, for sampling
         last_time: float | None = None
         stop = duration if end_s is None else min(duration, end_s)
-        for index, time_s, frame in _frames(container, path, start_s):
+        for index, time_s, frame in _frames(container, path, warm_from):
             last_time = time_s
-            if time_s + 1e-6 < start_s:  # decoded on the way from the keyframe to start_s
+            if time_s + 1e-6 < warm_from:  # decoded on the way from the keyframe
                 previous = time_s
                 continue
-            if end_s is not None and time_s + 1e-6 >= end_s:
+            if end_s is not None and time_s + 1e-6 >= end_s + lookahead_s:
                 break
             # The first frame of each 1/sample_fps interval, whatever frame came before.
             sampled = (
@@ -215,11 +232,21 @@ def analyze_video(
             )
             previous = time_s
             image = None
+            warming = time_s + 1e-6 < start_s
+            outside = warming or (end_s is not None and time_s + 1e-6 >= end_s)
             if sampled:
                 image = frame.to_ndarray(format="bgr24")
                 faces = analyzer.analyze(image, time_s)
-                rows += face_rows(faces, analyzer.classes, time_s, index)
+                found = face_rows(faces, analyzer.classes, time_s, index)
+                if warming:
+                    warmup_rows += found
+                    warmup_frames += 1
+                if outside:
+                    continue
+                rows += found
                 times.append(time_s)
+            elif outside:
+                continue
             if annotated_path is not None:
                 image = frame.to_ndarray(format="bgr24") if image is None else image
                 if writer is None:
@@ -243,7 +270,12 @@ def analyze_video(
     if progress is not None:
         progress(1.0)
 
-    table = pd.DataFrame(rows, columns=list(FACE_COLUMNS)).astype(_FACE_DTYPES)
+    if len(times) + warmup_frames > 1:  # people, not detections; a photo counts every face
+        analyzer.flush()
+        people = analyzer.tracker.confirmed_ids
+        rows = [row for row in rows if row["track_id"] in people]
+        warmup_rows = [row for row in warmup_rows if row["track_id"] in people]
+    table = _face_table(rows)
     frame_times = np.asarray(times)
     elapsed = time.perf_counter() - start
     end = max(duration, last_time)
@@ -264,4 +296,9 @@ def analyze_video(
         summary=summary,
         annotated_path=Path(annotated_path) if annotated_path is not None else None,
         frame_times=frame_times,
+        warmup_faces=_face_table(warmup_rows) if warmup_s else None,
     )
+
+
+def _face_table(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(FACE_COLUMNS)).astype(_FACE_DTYPES)

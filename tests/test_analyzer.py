@@ -54,16 +54,28 @@ def test_no_faces_in_an_empty_scene(analyzer):
 
 def test_ids_follow_moving_faces_and_a_new_face_gets_a_new_id(analyzer, face_patch):
     analyzer.reset()
-    ids_per_frame = []
-    for step in range(8):
+    ids_per_frame, confirmed_per_frame, seen = [], [], []
+    for step in range(11):
         positions = [(20 + 8 * step, 40), (420 - 6 * step, 250)]
         if step >= 5:
             positions.append((300, 20))  # a third person sits down
         faces = analyzer.analyze(_scene(face_patch, positions, size=(480, 700)), step / 10)
-        ids_per_frame.append(sorted(f.track_id for f in faces))
+        ids_per_frame.append([f.track_id for f in faces])
+        confirmed_per_frame.append([f.confirmed for f in faces])
+        seen.append(analyzer.faces_seen)
     assert ids_per_frame[:5] == [[1, 2]] * 5
-    assert ids_per_frame[5:] == [[1, 2, 3]] * 3
-    assert analyzer.faces_seen == 3
+    assert ids_per_frame[5:] == [[1, 2, 3]] * 6
+    # A face is a person once searches 0.5 s apart have found it; until then it is tentative.
+    assert confirmed_per_frame[:5] == [[False, False]] * 5
+    assert confirmed_per_frame[5:10] == [[True, True, False]] * 5
+    assert confirmed_per_frame[10] == [True, True, True]
+    assert seen == [2, 0, 0, 0, 0, 2, 2, 2, 2, 2, 3]  # the first frame alone counts as a photo
+
+
+def test_a_photo_counts_every_face_it_finds(face_patch):
+    analyzer = FrameAnalyzer()
+    faces = analyzer.analyze(_scene(face_patch, [(20, 40), (420, 250)], size=(480, 700)))
+    assert len(faces) == 2 and analyzer.faces_seen == 2
 
 
 def test_smoothing_on_and_off(astronaut_bgr):

@@ -13,7 +13,6 @@ import pytest
 
 from fer_core.analytics import FACE_COLUMNS, TIMELINE_COLUMNS
 from fer_core.batch import (
-    CHUNK_ID_STRIDE,
     INDEX_COLUMNS,
     BatchError,
     Reporter,
@@ -23,6 +22,7 @@ from fer_core.batch import (
     run_batch,
 )
 from fer_core.batch_engines import cached_analyzer
+from fer_core.chunk_links import LOOKAHEAD_S, WARMUP_S
 from fer_core.synthetic import scene, write_demo_video
 from fer_core.video import analyze_video
 
@@ -237,7 +237,7 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
         Settings(blur=True)
 
 
-def test_chunks_keep_every_sample_and_scope_track_ids(baseline, chunked):
+def test_chunks_keep_every_sample_and_count_each_person_once(baseline, chunked):
     _, whole_out, _ = baseline
     result, out = chunked
     assert result.ok
@@ -246,12 +246,12 @@ def test_chunks_keep_every_sample_and_scope_track_ids(baseline, chunked):
         parts = pd.read_csv(out / name / "faces.csv")
         same = ["time_s", "frame", "x", "y", "w", "h", "label"]
         pd.testing.assert_frame_equal(parts[same], whole[same])
-        chunk = (parts["time_s"] // 1.0).astype(int)
-        assert (parts["track_id"] == chunk * CHUNK_ID_STRIDE + 1).all()
+        # Each chunk links its person to the chunk before's: one id, one person.
+        assert (parts["track_id"] == whole["track_id"]).all()
         # Smoothing restarts with each chunk, so probabilities differ a little at the joins.
         assert (parts["happy"] - whole["happy"]).abs().max() < 0.05
         summary = json.loads((out / name / "summary.json").read_text())
-        assert summary["chunks"] == chunks and summary["faces_seen"] == chunks
+        assert summary["chunks"] == chunks and summary["faces_seen"] == 1
         assert _frame_count(out / name / "annotated.mp4") == 10 * chunks
     assert not list(out.rglob(".*"))  # chunk parts removed
 
@@ -271,10 +271,19 @@ def test_windows_of_a_video_with_many_keyframes_are_exactly_its_frames(tmp_path)
     for sample_fps in (None, 3.0):
         whole = analyze_video(path, sample_fps=sample_fps, analyzer=analyzer).faces[columns]
         # Windows start on the analyzer's search slots (every second), so each one is searched
-        # and followed exactly as the whole run is.
+        # and followed exactly as the whole run is; as in a chunked run, each tracks from a
+        # warm-up before its start to a look-ahead past its end, to confirm people as one run.
         windows = [(0.0, 1.0), (1.0, 2.0), (2.0, None)]
         parts = [
-            analyze_video(path, sample_fps, analyzer=analyzer, start_s=start, end_s=end)
+            analyze_video(
+                path,
+                sample_fps,
+                analyzer=analyzer,
+                start_s=start,
+                end_s=end,
+                warmup_s=WARMUP_S,
+                lookahead_s=LOOKAHEAD_S,
+            )
             for start, end in windows
         ]
         joined = pd.concat([part.faces[columns] for part in parts], ignore_index=True)

@@ -87,21 +87,22 @@ def test_worker_analyzes_a_stream_resets_and_stops_with_it():
         assert pid is not None and pid != os.getpid()
         first = _frame(0.0)
         assert worker.callback(first) is first  # no faces known yet: passed through at once
-        frame, out = _stream(worker, clock, lambda: worker.snapshot().frames >= 3, "3 frames")
+        # The face is a person once a second search (1 s of stream time later) finds it.
+        frame, out = _stream(worker, clock, lambda: worker.snapshot().faces_in_view, "a person")
         assert worker.status == "running" and worker.error is None
         assert (out.width, out.height, out.pts) == (frame.width, frame.height, frame.pts)
         assert not np.array_equal(out.to_ndarray(format="bgr24"), frame.to_ndarray(format="bgr24"))
         snap = worker.snapshot()
-        assert snap.faces_in_view == 1 and snap.faces_seen == 1
+        assert snap.faces_in_view == 1 and snap.faces_seen == 1 and snap.frames >= 3
         assert set(snap.current) == set(CLASSES)
         assert sum(snap.current.values()) == pytest.approx(1.0)
         faces, timeline = worker.unsaved()
-        assert len(faces) == snap.frames and (faces["track_id"] == 1).all()
-        assert timeline["n_faces"].max() == 1
+        assert len(faces) >= 1 and (faces["track_id"] == 1).all()
+        assert timeline["n_faces"].max() == 1 and timeline["n_frames"].sum() == snap.frames
 
         worker.reset()  # a new stream: the record and the worker's tracker start afresh
         assert worker.snapshot().frames == 0
-        _stream(worker, clock, lambda: worker.snapshot().frames >= 2, "2 frames after reset")
+        _stream(worker, clock, lambda: worker.snapshot().faces_seen, "a person after reset")
         faces, _ = worker.unsaved()
         assert (faces["track_id"] == 1).all() and worker.snapshot().faces_seen == 1
     assert worker.status == "stopped" and worker.pid is None
@@ -124,8 +125,9 @@ def test_only_the_newest_frame_waits_while_the_worker_is_busy():
         finally:
             os.kill(worker.pid, signal.SIGCONT)
         _until(lambda: worker.snapshot().frames == 2, "the held and the newest frame")
-        faces, _ = worker.unsaved()
-        assert sorted(set(faces["time_s"])) == [0.0, 3.0]  # frames 1 and 2 were never queued
+        _, timeline = worker.unsaved()
+        analyzed = timeline.loc[timeline["n_frames"] > 0, "time_s"].tolist()
+        assert analyzed == [0.0, 3.0]  # frames 1 and 2 were never queued
 
 
 def test_a_worker_that_dies_is_reported_and_the_stream_keeps_flowing():

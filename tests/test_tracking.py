@@ -12,8 +12,13 @@ def _box(cx: float, cy: float, size: float = 60) -> list[float]:
     return [cx - size / 2, cy - size / 2, size, size]
 
 
+def _every_box(**kwargs) -> FaceTracker:
+    """A tracker for which every box is a person at once (the id logic on its own)."""
+    return FaceTracker(confirm_hits=1, confirm_s=0, **kwargs)
+
+
 def test_ids_are_stable_for_moving_faces_and_new_faces_get_new_ids():
-    tracker = FaceTracker()
+    tracker = _every_box()
     first = tracker.update(np.array([_box(100, 100), _box(400, 100)]))
     assert sorted(first) == [1, 2]
     for step in range(1, 20):
@@ -31,15 +36,67 @@ def test_order_of_detections_does_not_matter():
     assert list(tracker.update(np.array([b, a]))) == list(ids[::-1])
 
 
-def test_briefly_missed_face_keeps_its_id_but_a_long_absence_does_not():
-    tracker = FaceTracker(max_missed=5)
-    (face,) = tracker.update(np.array([_box(100, 100)]))
-    for _ in range(5):
-        assert len(tracker.update(np.empty((0, 4)))) == 0
-    assert tracker.update(np.array([_box(104, 100)]))[0] == face
-    for _ in range(6):
-        tracker.update(np.empty((0, 4)))
-    assert tracker.update(np.array([_box(104, 100)]))[0] != face
+def test_a_new_face_is_a_person_only_once_confirmed():
+    tracker = FaceTracker(confirm_hits=2, confirm_s=0.5)
+    (face,) = tracker.update(np.array([_box(100, 100)]), time_s=0.0)
+    assert tracker.faces_seen == 0 and not tracker.snapshot()[3].any()
+    assert tracker.update(np.array([_box(102, 100)]), time_s=0.2)[0] == face
+    assert tracker.faces_seen == 0  # seen twice, but within 0.5 s
+    assert tracker.update(np.array([_box(104, 100)]), time_s=0.6)[0] == face
+    assert tracker.faces_seen == 1 and tracker.snapshot()[3].all()
+
+
+def test_one_off_false_detections_never_count():
+    tracker = FaceTracker()
+    for k in range(30):  # a real face, and a flicker somewhere else in a 1080p frame each time
+        flicker = _box(300 + 397 * k % 1600, 60 + 211 * k % 1000, size=40)
+        tracker.update(np.array([_box(100, 100), flicker]), time_s=float(k))
+    assert tracker.faces_seen == 1
+    assert len(tracker.snapshot()[0]) <= 2  # tentative tracks end at their first miss
+
+
+def test_a_confirmed_face_that_turns_away_keeps_its_id_but_a_long_absence_does_not():
+    tracker = FaceTracker(keep_lost_s=5)
+    for k in range(3):
+        (face,) = tracker.update(np.array([_box(100, 100)]), time_s=float(k))
+    for k in range(3, 8):  # away for five searches
+        assert len(tracker.update(np.empty((0, 4)), time_s=float(k))) == 0
+    assert tracker.update(np.array([_box(104, 100)]), time_s=8.0)[0] == face
+    for k in range(9, 16):
+        tracker.update(np.empty((0, 4)), time_s=float(k))
+    assert tracker.update(np.array([_box(104, 100)]), time_s=16.0)[0] != face
+    assert tracker.faces_seen == 1  # the newcomer is still tentative
+
+
+def test_a_returning_face_is_found_farther_away_the_longer_it_was_gone():
+    tracker = FaceTracker(max_cost=1.0, gate_per_s=1.0, max_gate=3.0)
+    for k in range(3):
+        (face,) = tracker.update(np.array([_box(100, 100)]), time_s=float(k))
+    tracker.update(np.empty((0, 4)), time_s=3.0)
+    # Two face sizes away, two seconds after it was last found: within the widened gate.
+    assert tracker.update(np.array([_box(220, 100)]), time_s=4.0)[0] == face
+    tracker.update(np.empty((0, 4)), time_s=5.0)
+    # Four face sizes away: beyond max_gate however long it was gone.
+    assert tracker.update(np.array([_box(520, 100)]), time_s=9.0)[0] != face
+
+
+def test_sparse_samples_of_a_walking_person_stay_one_person():
+    # Confirmed while standing, then walking 150 px a second, searched once a second: 2.5
+    # face sizes between searches, more than the first round's gate allows.
+    tracker = FaceTracker()
+    ids = {int(tracker.update(np.array([_box(100, 300)]), time_s=float(k))[0]) for k in (0, 1)}
+    for k in range(1, 8):
+        ids.add(int(tracker.update(np.array([_box(100 + 150 * k, 300)]), time_s=1.0 + k)[0]))
+    assert len(ids) == 1 and tracker.faces_seen == 1
+
+
+def test_a_well_matched_face_is_never_taken_by_a_lost_neighbour():
+    tracker = FaceTracker()
+    for k in range(3):
+        _, stays = tracker.update(np.array([_box(100, 100), _box(180, 100)]), time_s=float(k))
+    tracker.update(np.array([_box(180, 100)]), time_s=3.0)  # the first is hidden
+    ids = tracker.update(np.array([_box(182, 100)]), time_s=4.0)
+    assert ids.tolist() == [stays]
 
 
 def test_crossing_faces_keep_their_ids():
@@ -61,18 +118,25 @@ def test_a_face_that_leaves_and_another_that_enters_elsewhere_are_different():
 def test_assignment_never_trades_a_valid_pairing_for_a_rejected_one():
     # Costs (centre distance in face sizes): A-a 0.95, B-a 0.05, B-b 0.90, A-b 1.10 (> gate).
     # The cheapest total pairs B-a and A-b, but A-b is over the gate; A-a + B-b is valid.
-    tracker = FaceTracker(max_cost=1.0)
+    tracker = FaceTracker(max_cost=1.0, max_gate=1.0)
     track_a, track_b = tracker.update(np.array([_box(500, 500, 100), _box(600, 500, 100)]))
     ids = tracker.update(np.array([_box(595, 500, 100), _box(570, 584.85, 100)]))
     assert list(ids) == [track_a, track_b] and tracker.faces_seen == 2
 
 
 def test_reset_starts_a_new_stream():
-    tracker = FaceTracker()
+    tracker = _every_box()
     tracker.update(np.array([_box(100, 100), _box(300, 100)]))
     tracker.reset()
     assert tracker.faces_seen == 0
     assert list(tracker.update(np.array([_box(100, 100)]))) == [1]
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="confirm_hits"):
+        FaceTracker(confirm_hits=0)
+    with pytest.raises(ValueError, match="max_gate"):
+        FaceTracker(max_cost=2.0, max_gate=1.0)
 
 
 def test_optical_flow_moves_boxes_with_their_faces_and_measures_the_camera_pan():
@@ -91,8 +155,9 @@ def test_optical_flow_moves_boxes_with_their_faces_and_measures_the_camera_pan()
 
 def test_tracks_can_be_moved_between_updates():
     tracker = FaceTracker()
-    tracker.update(np.array([[10, 10, 20, 20], [100, 10, 20, 20]]))
-    ids, boxes, visible = tracker.snapshot()
+    for k in range(2):
+        tracker.update(np.array([[10, 10, 20, 20], [100, 10, 20, 20]]), time_s=float(k))
+    ids, boxes, visible, _ = tracker.snapshot()
     assert ids.tolist() == [1, 2] and visible.all()
     tracker.move(boxes + np.array([5, 0, 0, 0]))
     assert tracker.snapshot()[1][:, 0].tolist() == [15, 105]
