@@ -7,8 +7,9 @@ of a page runs and a link to a page still opens it once signed in. The pages liv
 mode, which serves those files by URL until some session calls ``st.navigation``.
 
 Wrong passwords are throttled per client address, the one thing a script cannot renew by
-reconnecting: after ``FREE_ATTEMPTS`` failures each further one locks that address out for a
-delay that doubles up to ``MAX_DELAY_S``, and attempts while locked out are not even checked.
+reconnecting: from the ``FREE_ATTEMPTS``-th wrong password on, each one locks that address
+out for a delay that doubles, from ``FIRST_DELAY_S`` up to ``MAX_DELAY_S``; attempts while
+locked out are not even checked.
 """
 
 from __future__ import annotations
