@@ -134,12 +134,6 @@ def analysis_settings(key: str, disabled: bool = False) -> AnalysisSettings:
     )
 
 
-COVERAGE_HELP = (
-    "Faces large enough to read (see the minimum face size): the emotion figures stand for "
-    "these. Smaller faces are counted in view but not classified."
-)
-
-
 def share_text(share: float | None) -> str | None:
     """``"85% of the room"``, or None when nobody is in view."""
     return None if share is None else f"{share:.0%} of the room"

@@ -25,6 +25,7 @@ its methods are safe to call from a video callback thread.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter
@@ -83,12 +84,20 @@ class FrameAnalyzer:
         background_search: bool = True,
         classify_per_s: float | None = defaults.CLASSIFY_PER_S,
     ) -> None:
+        for name, value in (
+            ("detect_every_s", detect_every_s),
+            ("classify_every_s", classify_every_s),
+            ("smoothing_s", smoothing_s),
+            ("min_face", min_face),
+        ):
+            if not 0 <= value < math.inf:  # also refuses NaN
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if classify_per_s is not None and not 0 < classify_per_s < math.inf:
+            raise ValueError(
+                f"classify_per_s must be a finite number > 0 or None, got {classify_per_s!r}"
+            )
         if not isinstance(classifier, EmotionClassifier):
             classifier = EmotionClassifier.load(classifier or LIVE_MODEL)
-        if detect_every_s < 0 or classify_every_s < 0:
-            raise ValueError("detect_every_s and classify_every_s must be >= 0")
-        if classify_per_s is not None and classify_per_s <= 0:
-            raise ValueError(f"classify_per_s must be positive or None, got {classify_per_s}")
         self.classifier = classifier
         self.detector = make_detector(detector) if isinstance(detector, str) else detector
         self.min_face = min_face

@@ -186,8 +186,8 @@ def analyze_video(
     ``lookahead_s`` goes on tracking that long past ``end_s`` without recording, so a person
     who arrived just before ``end_s`` is confirmed as one whole run would confirm them.
     """
-    if sample_fps is not None and sample_fps <= 0:
-        raise ValueError(f"sample_fps must be positive, got {sample_fps}")
+    if sample_fps is not None and not 0 < sample_fps < math.inf:  # also refuses NaN
+        raise ValueError(f"sample_fps must be a finite number > 0, got {sample_fps!r}")
     if start_s < 0 or (end_s is not None and end_s <= start_s):
         raise ValueError(f"need 0 <= start_s < end_s, got start_s={start_s}, end_s={end_s}")
     for name, value in (("warmup_s", warmup_s), ("lookahead_s", lookahead_s)):

@@ -18,6 +18,7 @@ from fer_core.detectors import detect_faces, make_detector
 from fer_core.errors import InvalidInputError
 from fer_core.preprocessing import preprocess
 from fer_core.synthetic import write_demo_video
+from fer_core.video import analyze_video
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "analyze_video.py"
 EMPTY = [(0, 0, 3), (0, 640, 3), (480, 0, 3)]
@@ -119,3 +120,25 @@ def test_every_output_stays_inside_out_whatever_the_input_is_named(tmp_path):
     for row in result.rows:
         summary = (out / row["summary_json"]).resolve()
         assert summary.is_file() and summary.parent.parent == out.resolve(), row
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"classify_per_s": float("inf")},
+        {"classify_per_s": 0},
+        {"detect_every_s": float("nan")},
+        {"min_face": float("nan")},
+        {"smoothing_s": -1},
+    ],
+)
+def test_analyzer_settings_that_cannot_work_are_refused(setting):
+    name = next(iter(setting))
+    with pytest.raises(ValueError, match=name):
+        FrameAnalyzer("fast", **setting)
+
+
+@pytest.mark.parametrize("sample_fps", [float("inf"), float("nan"), 0.0])
+def test_analyze_video_refuses_a_sampling_rate_that_cannot_work(tmp_path, sample_fps):
+    with pytest.raises(ValueError, match="sample_fps"):
+        analyze_video(tmp_path / "never-opened.mp4", sample_fps=sample_fps)

@@ -9,6 +9,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 import charts
 import common
+from fer_core import definitions
 from fer_core.redaction import mask_credentials
 from fer_core.workers import LiveWorker
 
@@ -86,15 +87,15 @@ def live_figures() -> None:
     snapshot = monitor.snapshot()
     frames, in_view, read, seen = st.columns(4)
     frames.metric("Frames analyzed", snapshot.frames, help=f"{snapshot.fps:.1f} frames/s")
-    in_view.metric("Faces in view", snapshot.faces_in_view)
+    in_view.metric("Faces in view", snapshot.faces_in_view, help=definitions.FACES_IN_VIEW)
     read.metric(
         "Faces classified",
         snapshot.faces_classified,
-        help=common.COVERAGE_HELP,
+        help=definitions.FACES_CLASSIFIED,
         delta=common.share_text(snapshot.classified_share),
         delta_color="off",
     )
-    seen.metric("Faces seen", snapshot.faces_seen)
+    seen.metric("Faces seen", snapshot.faces_seen, help=definitions.FACES_SEEN)
     st.plotly_chart(charts.distribution_bar(snapshot.current, "Right now"), key="live_now")
     common.timeline_charts(
         snapshot.timeline, "live", "Charts appear once a face has been seen. Press START to begin."

@@ -8,6 +8,7 @@ import streamlit as st
 
 import charts
 import common
+from fer_core import definitions
 from fer_core.sessions import SessionNotFoundError
 
 COMPARABLE = ["valence", "happy", "neutral", "sad", "surprise", "angry", "fear", "disgust"]
@@ -46,7 +47,7 @@ with opened:
     duration.metric(
         "Duration", "in progress" if session.duration_s is None else f"{session.duration_s:.0f} s"
     )
-    seen.metric("Faces seen", summary.get("faces_seen", "-"))
+    seen.metric("Faces seen", summary.get("faces_seen", "-"), help=definitions.FACES_SEEN)
     mood.metric("Overall mood", summary.get("dominant") or "-")
     timeline = session.timeline
     common.timeline_charts(timeline, "session", "This session has no faces recorded.")

@@ -11,7 +11,7 @@ import streamlit as st
 
 import charts
 import common
-from fer_core import analytics
+from fer_core import analytics, definitions
 from fer_core.errors import FerCoreError
 from fer_core.redaction import mask_credentials
 from fer_core.workers import analyze_video_in_worker
@@ -87,15 +87,17 @@ if result:
     duration, frames, in_view, read, seen, mood = st.columns(6)
     duration.metric("Duration", f"{summary['duration_s']:.1f} s")
     frames.metric("Frames analyzed", summary["frames_analyzed"])
-    in_view.metric("Faces in view", f"{summary.get('faces_in_view', 0):.1f}", help="Per frame.")
+    in_view.metric(
+        "Faces in view", f"{summary.get('faces_in_view', 0):.1f}", help=definitions.FACES_IN_VIEW
+    )
     read.metric(
         "Faces classified",
         f"{summary.get('faces_classified', 0):.1f}",
-        help=common.COVERAGE_HELP,
+        help=definitions.FACES_CLASSIFIED,
         delta=common.share_text(summary.get("classified_share")),
         delta_color="off",
     )
-    seen.metric("Faces seen", summary["faces_seen"])
+    seen.metric("Faces seen", summary["faces_seen"], help=definitions.FACES_SEEN)
     mood.metric("Overall mood", summary["dominant"] or "no faces")
     if faces.empty:
         st.info("No faces were found in this video.")

@@ -12,6 +12,10 @@ fer-core benchmark --live-crowd [VIDEO] [--seconds S] [--faces N]
     The live path on a 1080p crowd (generated: a camera panning slowly across N faces):
     frames/s of FrameAnalyzer.analyze and LiveMonitor.process, faces per frame, and the
     share of a full search's faces the output covers.
+fer-core benchmark --people [--seconds S] [--chunks K]
+    People counted on generated footage with a known number of people (one person walking
+    and turning away; a fixed camera on a seated hall; people arriving, leaving and
+    crossing): faces_seen at every frame, at 3 samples a second, and over K chunks.
 Run on an idle machine.
 """
 
@@ -53,6 +57,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--crowd-scale", type=float, default=1.0, help="resize the photos first (0.5: tinier faces)"
     )
     parser.add_argument("--live-crowd", action="store_true", help="the live path on a crowd")
+    parser.add_argument("--people", action="store_true", help="people counts, known footage")
+    parser.add_argument("--chunks", type=int, default=4, help="chunks of the chunked --people run")
     parser.add_argument("--max-frames", type=int, default=600, help="frames decoded into RAM")
     parser.add_argument("--no-reference", action="store_true", help="skip the naive reference")
     quiet.add_option(parser)
@@ -90,6 +96,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             return crowd(FrameAnalyzer(args.model, **settings), args)
         if args.live_crowd:
             return live_crowd(FrameAnalyzer(args.model, **settings), args)
+        if args.people:
+            return people(args)
     except FerCoreError as error:
         parser.exit(2, f"error: {error}\n")
 
@@ -203,4 +211,20 @@ def live_crowd(analyzer: FrameAnalyzer, args: argparse.Namespace) -> int:
     )
     print(f"LiveMonitor.process (annotated, blur off): {speed.process_fps:.1f} frames/s")
     print(f"coverage: {speed.coverage:.1%} of the faces a full search finds")
+    return 0
+
+
+def people(args: argparse.Namespace) -> int:
+    """People counted against the truth on generated footage."""
+    from fer_core.benchmarking import count_people
+
+    with tempfile.TemporaryDirectory() as scratch:
+        counts = count_people(scratch, seconds=args.seconds, chunks=args.chunks)
+    print(f"{'footage':20} {'people':>6} {'samples/s':>9} {'chunks':>6} {'seen':>5} {'error':>7}")
+    for count in counts:
+        rate = "every" if count.sample_fps is None else f"{count.sample_fps:g}"
+        print(
+            f"{count.scenario:20} {count.people:6d} {rate:>9} {count.chunks:6d} "
+            f"{count.faces_seen:5d} {count.error:+7.1%}"
+        )
     return 0
