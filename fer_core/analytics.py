@@ -13,7 +13,7 @@ alarm as delight.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -151,6 +151,94 @@ def _peak(table: pd.DataFrame, which: str) -> dict | None:
         "valence": float(row["valence"]),
         "dominant": row["dominant"],
     }
+
+
+class RunningSummary:
+    """``summarize`` over a stream of frames, in memory that does not grow with its rows.
+
+    A live session runs for hours: it keeps totals (frames, face rows, the sum of the
+    classified faces' probabilities, track ids) and per-bucket sums for the buckets of the last
+    ``open_s`` seconds; older buckets are final and only the peaks among them are kept. Frames
+    are assumed to come at distinct times, within ``open_s`` of each other's order.
+    """
+
+    def __init__(self, bucket_s: float = 1.0, open_s: float = 60.0) -> None:
+        if bucket_s <= 0:
+            raise ValueError(f"bucket_s must be positive, got {bucket_s}")
+        self.bucket_s = bucket_s
+        self.open_s = max(open_s, bucket_s)
+        self._first: float | None = None
+        self._last: float | None = None
+        self._frames = 0
+        self._detections = 0
+        self._classified = 0
+        self._most_in_frame = 0
+        self._sums = np.zeros(len(CLASSES))
+        self._tracks: set[int] = set()
+        self._open: dict[float, list] = {}  # bucket start -> [sum of probabilities, faces]
+        self._peaks: dict[str, dict | None] = {"idxmax": None, "idxmin": None}
+
+    def add(self, time_s: float, rows: Iterable[Mapping]) -> None:
+        """One analyzed frame at ``time_s`` and its per-face rows (``FACE_COLUMNS`` keys)."""
+        rows = list(rows)
+        self._first = time_s if self._first is None else min(self._first, time_s)
+        self._last = time_s if self._last is None else max(self._last, time_s)
+        self._frames += 1
+        self._detections += len(rows)
+        self._most_in_frame = max(self._most_in_frame, len(rows))
+        self._tracks.update(int(row["track_id"]) for row in rows if "track_id" in row)
+        probs = np.array([[row[name] for name in CLASSES] for row in rows], float)
+        probs = probs.reshape(-1, len(CLASSES))
+        probs = probs[~np.isnan(probs).any(axis=1)]  # faces too small to read
+        bucket = float(_bucket_start(np.array([time_s]), self.bucket_s)[0])
+        totals = self._open.setdefault(bucket, [np.zeros(len(CLASSES)), 0])
+        totals[0] += probs.sum(axis=0)
+        totals[1] += len(probs)
+        self._sums += probs.sum(axis=0)
+        self._classified += len(probs)
+        for start in sorted(self._open):
+            if start + self.bucket_s > self._last - self.open_s:
+                break
+            self._settle(self._peaks, start, *self._open.pop(start))
+
+    def summary(self) -> dict:
+        """What ``summarize`` gives over every row and frame time added."""
+        peaks = dict(self._peaks)
+        for start in sorted(self._open):
+            self._settle(peaks, start, *self._open[start])
+        overall = self._sums / self._sums.sum() if self._classified else None
+        n_frames = max(self._frames, 1)
+        distribution = None
+        if overall is not None:
+            distribution = dict(zip(CLASSES, overall.tolist(), strict=True))
+        return {
+            "duration_s": float(self._last - self._first) if self._frames else 0.0,
+            "frames_analyzed": self._frames,
+            "face_detections": self._detections,
+            "faces_seen": len(self._tracks) if self._tracks else self._most_in_frame,
+            "faces_in_view": self._detections / n_frames,
+            "faces_classified": self._classified / n_frames,
+            "classified_share": self._classified / self._detections if self._detections else None,
+            "distribution": distribution,
+            "dominant": None if overall is None else CLASSES[int(np.argmax(overall))],
+            "mean_valence": None if distribution is None else valence(pd.Series(distribution)),
+            "peak_positive": peaks["idxmax"],
+            "peak_negative": peaks["idxmin"],
+        }
+
+    @staticmethod
+    def _settle(peaks: dict[str, dict | None], start: float, sums: np.ndarray, n: int) -> None:
+        """Let one bucket, in time order, challenge the peaks (the earliest wins a tie)."""
+        if not n:
+            return
+        mean = sums / sums.sum()
+        value = valence(pd.Series(mean, index=list(CLASSES)))
+        peak = {"time_s": start, "valence": value, "dominant": CLASSES[int(np.argmax(mean))]}
+        high, low = peaks["idxmax"], peaks["idxmin"]
+        if high is None or value > high["valence"]:
+            peaks["idxmax"] = peak
+        if low is None or value < low["valence"]:
+            peaks["idxmin"] = peak
 
 
 TRACK_COLUMNS = ("track_id", "first_s", "last_s", "detections", *CLASSES, "dominant", "valence")

@@ -1,18 +1,19 @@
 """A live stream's state, shared between the video callback thread and the page that shows it.
 
 ``LiveRecord`` keeps what a stream has shown so far: the page polls ``snapshot`` for the
-figures and charts, and ``unsaved`` hands the rows not yet written to the session store.
-Everything shared sits behind one lock and is bounded: per-face rows older than ``history_s``
-are dropped, so a stream can run for hours in fixed memory (the session store keeps the full
-record). ``LiveMonitor`` analyzes every frame with a ``FrameAnalyzer`` in this process; the
-callback thread calls ``process`` (or ``callback`` with ``av.VideoFrame`` objects, as
-streamlit-webrtc does). ``fer_core.workers.LiveWorker`` offers the same surface with the
-analyzer in a worker process. This module itself never imports TensorFlow.
+figures and charts, and ``save`` writes the rows not yet in the session store, forgetting them
+only once the write returns (a locked database must not lose them). Everything shared sits
+behind one lock and is bounded: the snapshot's rows older than ``history_s`` are dropped and
+the summary comes from running totals, so a stream that is saved as it goes can run for hours
+in fixed memory (the session store keeps the full record). ``LiveMonitor`` analyzes every
+frame with a ``FrameAnalyzer`` in this process; the callback thread calls ``process`` (or
+``callback`` with ``av.VideoFrame`` objects, as streamlit-webrtc does).
+``fer_core.workers.LiveWorker`` offers the same surface with the analyzer in a worker process.
+This module itself never imports TensorFlow.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections import deque
@@ -54,10 +55,12 @@ class LiveSnapshot:
 
 
 class LiveRecord:
-    """The analyzed frames of one stream, bounded to ``history_s``; thread-safe.
+    """The analyzed frames of one stream; thread-safe.
 
     Apart from the analysis, so one record serves an analyzer in this process or in a worker.
-    ``classes`` is the order of every face's probabilities.
+    ``classes`` is the order of every face's probabilities. The snapshot's history is bounded
+    to ``history_s``; the summary covers the whole stream from running totals. Rows not yet
+    saved stay until ``save`` has written them, however long the store refuses them.
     """
 
     def __init__(
@@ -74,14 +77,21 @@ class LiveRecord:
         self.bucket_s = bucket_s
         self._clock = clock
         self._lock = threading.Lock()
+        self._save_lock = threading.Lock()  # one save at a time: each row is written once
         self._rows: deque[dict] = deque()
         self._frame_times: deque[float] = deque()
-        self._unsaved_rows: list[dict] = []
-        self._unsaved_from: float | None = None  # earliest bucket touched since the last save
         self._last_faces: list[Face] = []
         self._start: float | None = None
         self._frames = 0
         self._faces_seen = 0
+        self._totals = analytics.RunningSummary(bucket_s)
+        # Not yet saved: face rows, and the rows and frame times of every bucket from the
+        # oldest one not saved whole (the one being filled when the last save was written).
+        self._unsaved_rows: list[dict] = []
+        self._open_rows: list[dict] = []
+        self._open_frames: list[float] = []
+        self._changed = 0  # frames added since the last successful save
+        self._generation = 0  # bumped by reset: a save begun before it forgets nothing after
 
     def elapsed(self) -> float:
         """Seconds since the stream's first frame; the first call starts the clock."""
@@ -101,8 +111,10 @@ class LiveRecord:
             self._rows.extend(rows)
             self._frame_times.append(elapsed)
             self._unsaved_rows.extend(rows)
-            if self._unsaved_from is None:
-                self._unsaved_from = elapsed
+            self._open_rows.extend(rows)
+            self._open_frames.append(elapsed)
+            self._changed += 1
+            self._totals.add(elapsed, rows)
             self._last_faces = faces
             self._faces_seen = max(self._faces_seen, faces_seen)
             self._forget_before(elapsed - self.history_s)
@@ -141,33 +153,42 @@ class LiveRecord:
         )
 
     def unsaved(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Per-face rows and timeline buckets added or changed since the last call."""
+        """Per-face rows not yet saved, and the timeline buckets added or changed since the
+        last save; both empty when nothing was added since. Reading them forgets nothing."""
         with self._lock:
-            new_rows, since = self._unsaved_rows, self._unsaved_from
-            self._unsaved_rows, self._unsaved_from = [], None
-            if since is not None:
-                first_bucket = np.floor(since / self.bucket_s + 1e-9) * self.bucket_s
-                # Rows are in time order: only the touched buckets' tail is copied.
-                window = list(
-                    itertools.takewhile(
-                        lambda row: row["time_s"] >= first_bucket, reversed(self._rows)
-                    )
-                )[::-1]
-                frame_times = np.fromiter(self._frame_times, float)
-        faces = self._table(new_rows)
-        if since is None:
-            return faces, analytics.timeline(faces, [], self.bucket_s)
-        frame_times = frame_times[frame_times >= first_bucket]
-        return faces, analytics.timeline(self._table(window), frame_times, self.bucket_s)
+            return self._unsaved()
+
+    def save(self, write: Callable[[pd.DataFrame, pd.DataFrame], object]) -> int:
+        """Hand ``unsaved()`` to ``write(faces, timeline)``; forget it only once that returns.
+
+        If ``write`` raises, nothing is forgotten and the next save hands it over again, with
+        what came meanwhile. Returns how many face rows were written.
+        """
+        with self._save_lock:
+            with self._lock:
+                faces, timeline = self._unsaved()
+                changed, generation = self._changed, self._generation
+                if not changed:
+                    return 0
+                last_bucket = self._bucket(max(self._open_frames))
+            write(faces, timeline)
+            with self._lock:
+                if generation != self._generation:  # reset meanwhile: a new stream's rows
+                    return len(faces)
+                del self._unsaved_rows[: len(faces)]
+                self._changed -= changed
+                # The last bucket written may still grow: it is written again, whole.
+                self._open_rows = [
+                    row for row in self._open_rows if self._bucket(row["time_s"]) >= last_bucket
+                ]
+                self._open_frames = [t for t in self._open_frames if self._bucket(t) >= last_bucket]
+            return len(faces)
 
     def summary(self) -> dict:
-        """The session summary over the retained history (the store has the whole run)."""
+        """The summary of the whole stream (``analytics.summarize`` over every row)."""
         with self._lock:
-            rows = list(self._rows)
-            frame_times = np.fromiter(self._frame_times, float)
-            faces_seen = self._faces_seen
-        summary = analytics.summarize(self._table(rows), frame_times, self.bucket_s)
-        summary["faces_seen"] = faces_seen  # counts the whole run
+            summary = self._totals.summary()
+            summary["faces_seen"] = self._faces_seen  # the analyzer's count of people
         return summary
 
     def reset(self) -> None:
@@ -175,8 +196,21 @@ class LiveRecord:
         with self._lock:
             self._rows.clear()
             self._frame_times.clear()
-            self._unsaved_rows, self._unsaved_from = [], None
+            self._unsaved_rows, self._open_rows, self._open_frames = [], [], []
+            self._changed = 0
+            self._generation += 1
+            self._totals = analytics.RunningSummary(self.bucket_s)
             self._last_faces, self._start, self._frames, self._faces_seen = [], None, 0, 0
+
+    def _unsaved(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        faces = self._table(self._unsaved_rows)
+        if not self._changed:
+            return faces, analytics.timeline(faces, [], self.bucket_s)
+        window = self._table(self._open_rows)
+        return faces, analytics.timeline(window, self._open_frames, self.bucket_s)
+
+    def _bucket(self, time_s: float) -> float:
+        return float(np.floor(time_s / self.bucket_s + 1e-9) * self.bucket_s)
 
     def _forget_before(self, cutoff: float) -> None:
         while self._frame_times and self._frame_times[0] < cutoff:
@@ -208,11 +242,15 @@ class RecordedStream:
         return self.record.snapshot()
 
     def unsaved(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Per-face rows and timeline buckets added or changed since the last call."""
+        """Per-face rows not yet saved and the timeline buckets they touched."""
         return self.record.unsaved()
 
+    def save(self, write: Callable[[pd.DataFrame, pd.DataFrame], object]) -> int:
+        """Write what is unsaved with ``write(faces, timeline)``; kept if that raises."""
+        return self.record.save(write)
+
     def summary(self) -> dict:
-        """The session summary over the retained history (the store has the whole run)."""
+        """The summary of the whole stream."""
         return self.record.summary()
 
 

@@ -5,18 +5,23 @@ timeline and, optionally, its per-face rows. Only these numbers are stored, neve
 face crops. SQLite is the default (one file, nothing to run); any database SQLAlchemy speaks
 to works through a URL such as ``postgresql+psycopg://user@host/db``.
 
-Live runs are written as they go (``create``, then ``append_timeline`` / ``append_faces``,
-then ``finish``), so a closed browser tab loses at most the last unsaved seconds.
+Live runs are written as they go (``create``, then ``append``, then ``finish``). A live
+stream, a dashboard and a batch job may share one SQLite file: it is opened in WAL mode
+(readers never block a writer), a writer waits up to ``busy_timeout_s`` for another, and a
+write that still finds the database locked is retried before it fails with
+``SessionStoreError``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -30,6 +35,9 @@ from fer_core.serialization import jsonable
 
 DEFAULT_DB = Path.home() / ".local" / "share" / "fer_core" / "sessions.db"
 KINDS = ("live", "video")
+BUSY_TIMEOUT_S = 15.0  # how long one write waits for another process's to finish
+WRITE_ATTEMPTS = 3  # tries of a write that finds the database locked or unreachable
+_T = TypeVar("_T")
 
 _metadata = sa.MetaData()
 _sessions = sa.Table(
@@ -152,11 +160,17 @@ class SessionStore:
     ``url`` is the database's URL with its password masked, safe to show or store.
     """
 
-    def __init__(self, location: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        location: str | os.PathLike[str] | None = None,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+        attempts: int = WRITE_ATTEMPTS,
+    ) -> None:
+        self.attempts = max(attempts, 1)
         url = ""
         try:
             url = database_url(location)
-            self.engine = sa.create_engine(url)
+            self.engine = _engine(url, busy_timeout_s)
             _metadata.create_all(self.engine)
         except (sa.exc.SQLAlchemyError, ImportError, ValueError, OSError) as error:
             # A bad port is a ValueError, a missing driver an ImportError, a folder that
@@ -185,39 +199,35 @@ class SessionStore:
             "started_at": _utc(started_at),
             "settings": jsonable(settings or {}),
         }
-        with self.engine.begin() as connection:
-            result = connection.execute(sa.insert(_sessions).values(**row))
-            return int(result.inserted_primary_key[0])
+        return self._write(
+            lambda connection: int(
+                connection.execute(sa.insert(_sessions).values(**row)).inserted_primary_key[0]
+            )
+        )
+
+    def append(
+        self, session_id: int, faces: pd.DataFrame | None, timeline: pd.DataFrame | None
+    ) -> None:
+        """Add per-face rows and per-second rows in one transaction: all are stored or none,
+        so a failed append can be repeated without storing a face twice."""
+        self._require(session_id)
+        face_rows = self._face_rows(session_id, faces)
+        timeline_rows = self._timeline_rows(session_id, timeline)
+
+        def work(connection: sa.Connection) -> None:
+            _insert_timeline(connection, session_id, timeline_rows)
+            if face_rows:
+                connection.execute(sa.insert(_faces), face_rows)
+
+        self._write(work)
 
     def append_timeline(self, session_id: int, timeline: pd.DataFrame) -> None:
         """Add per-second rows; a bucket already stored is replaced (it may have grown)."""
-        self._require(session_id)
-        if timeline.empty:
-            return
-        missing = set(TIMELINE_COLUMNS) - set(timeline.columns)
-        if missing:
-            raise SessionStoreError(f"timeline lacks column(s) {sorted(missing)}")
-        rows = _rows(timeline[list(TIMELINE_COLUMNS)], session_id)
-        times = [row["time_s"] for row in rows]
-        with self.engine.begin() as connection:
-            connection.execute(
-                sa.delete(_timeline).where(
-                    _timeline.c.session_id == session_id, _timeline.c.time_s.in_(times)
-                )
-            )
-            connection.execute(sa.insert(_timeline), rows)
+        self.append(session_id, None, timeline)
 
     def append_faces(self, session_id: int, faces: pd.DataFrame) -> None:
         """Add per-face rows (``FACE_COLUMNS``; ``frame`` may be absent)."""
-        self._require(session_id)
-        if faces.empty:
-            return
-        faces = faces if "frame" in faces else faces.assign(frame=-1)
-        missing = set(FACE_COLUMNS) - set(faces.columns)
-        if missing:
-            raise SessionStoreError(f"faces table lacks column(s) {sorted(missing)}")
-        with self.engine.begin() as connection:
-            connection.execute(sa.insert(_faces), _rows(faces[list(FACE_COLUMNS)], session_id))
+        self.append(session_id, faces, None)
 
     def finish(
         self, session_id: int, summary: dict[str, Any] | None, ended_at: datetime | None = None
@@ -225,10 +235,11 @@ class SessionStore:
         """Close a session with its summary."""
         self._require(session_id)
         values = {"ended_at": _utc(ended_at), "summary": jsonable(summary)}
-        with self.engine.begin() as connection:
-            connection.execute(
+        self._write(
+            lambda connection: connection.execute(
                 sa.update(_sessions).where(_sessions.c.id == session_id).values(**values)
             )
+        )
 
     def save(
         self,
@@ -241,17 +252,34 @@ class SessionStore:
         started_at: datetime | None = None,
         ended_at: datetime | None = None,
     ) -> int:
-        """Store a finished session in one go (an analyzed video, a batch result)."""
-        session_id = self.create(name, kind, settings, started_at)
-        try:
-            self.append_timeline(session_id, timeline)
-            if faces is not None:
-                self.append_faces(session_id, faces)
-            self.finish(session_id, summary, ended_at)
-        except Exception:
-            self.delete(session_id)  # no half-saved session left behind
-            raise
-        return session_id
+        """Store a finished session in one transaction (an analyzed video, a batch result):
+        it is stored whole or not at all."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if not name.strip():
+            raise ValueError("a session needs a name")
+        session = {
+            "name": name.strip(),
+            "kind": kind,
+            "started_at": _utc(started_at),
+            "ended_at": _utc(ended_at),
+            "settings": jsonable(settings or {}),
+            "summary": jsonable(summary),
+        }
+        face_rows = self._face_rows(0, faces)
+        timeline_rows = self._timeline_rows(0, timeline)
+
+        def work(connection: sa.Connection) -> int:
+            result = connection.execute(sa.insert(_sessions).values(**session))
+            session_id = int(result.inserted_primary_key[0])
+            for row in (*face_rows, *timeline_rows):
+                row["session_id"] = session_id
+            _insert_timeline(connection, session_id, timeline_rows)
+            if face_rows:
+                connection.execute(sa.insert(_faces), face_rows)
+            return session_id
+
+        return self._write(work)
 
     def list(self) -> pd.DataFrame:
         """One row per session, newest first, with its headline figures."""
@@ -311,18 +339,22 @@ class SessionStore:
         if not name.strip():
             raise ValueError("a session needs a name")
         self._require(session_id)
-        with self.engine.begin() as connection:
-            connection.execute(
+        self._write(
+            lambda connection: connection.execute(
                 sa.update(_sessions).where(_sessions.c.id == session_id).values(name=name.strip())
             )
+        )
 
     def delete(self, session_id: int) -> None:
         """Remove a session and everything stored for it."""
         self._require(session_id)
-        with self.engine.begin() as connection:
+
+        def work(connection: sa.Connection) -> None:
             connection.execute(sa.delete(_faces).where(_faces.c.session_id == session_id))
             connection.execute(sa.delete(_timeline).where(_timeline.c.session_id == session_id))
             connection.execute(sa.delete(_sessions).where(_sessions.c.id == session_id))
+
+        self._write(work)
 
     def export(self, session_id: int) -> dict[str, Any]:
         """A session as a JSON-ready dict."""
@@ -344,6 +376,40 @@ class SessionStore:
             return pd.DataFrame(columns=["session", "time_s", column])
         return pd.concat(parts, ignore_index=True)[["session", "time_s", column]]
 
+    def _write(self, work: Callable[[sa.Connection], _T]) -> _T:
+        """Run ``work`` in one transaction, again if the database was locked or unreachable;
+        a last failure is a ``SessionStoreError`` (masked: a driver may quote the URL)."""
+        attempt = 1
+        while True:
+            try:
+                with self.engine.begin() as connection:
+                    return work(connection)
+            except sa.exc.OperationalError as error:
+                if attempt >= self.attempts:
+                    message = f"the session database refused the write: {error.orig}"
+                    raise SessionStoreError(mask_credentials(message)) from None
+            time.sleep(0.2 * attempt)
+            attempt += 1
+
+    @staticmethod
+    def _face_rows(session_id: int, faces: pd.DataFrame | None) -> list[dict[str, Any]]:
+        if faces is None or faces.empty:
+            return []
+        faces = faces if "frame" in faces else faces.assign(frame=-1)
+        missing = set(FACE_COLUMNS) - set(faces.columns)
+        if missing:
+            raise SessionStoreError(f"faces table lacks column(s) {sorted(missing)}")
+        return _rows(faces[list(FACE_COLUMNS)], session_id)
+
+    @staticmethod
+    def _timeline_rows(session_id: int, timeline: pd.DataFrame | None) -> list[dict[str, Any]]:
+        if timeline is None or timeline.empty:
+            return []
+        missing = set(TIMELINE_COLUMNS) - set(timeline.columns)
+        if missing:
+            raise SessionStoreError(f"timeline lacks column(s) {sorted(missing)}")
+        return _rows(timeline[list(TIMELINE_COLUMNS)], session_id)
+
     def _require(self, session_id: int) -> None:
         with self.engine.connect() as connection:
             found = connection.execute(
@@ -351,6 +417,36 @@ class SessionStore:
             ).first()
         if found is None:
             raise SessionNotFoundError(f"no session with id {session_id}")
+
+
+def _engine(url: str, busy_timeout_s: float) -> sa.Engine:
+    """An engine; a SQLite file in WAL mode, whose writers wait ``busy_timeout_s`` for another."""
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_s})
+
+    @sa.event.listens_for(engine, "connect")
+    def _wal(connection: Any, _: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # an in-memory database stays in memory
+        cursor.close()
+
+    return engine
+
+
+def _insert_timeline(
+    connection: sa.Connection, session_id: int, rows: list[dict[str, Any]]
+) -> None:
+    """Insert per-second rows, replacing the buckets already stored (they may have grown)."""
+    if not rows:
+        return
+    times = [row["time_s"] for row in rows]
+    connection.execute(
+        sa.delete(_timeline).where(
+            _timeline.c.session_id == session_id, _timeline.c.time_s.in_(times)
+        )
+    )
+    connection.execute(sa.insert(_timeline), rows)
 
 
 def _rows(table: pd.DataFrame, session_id: int) -> list[dict[str, Any]]:

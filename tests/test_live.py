@@ -7,10 +7,12 @@ from fractions import Fraction
 
 import av
 import numpy as np
+import pandas as pd
 import pytest
 
+from fer_core import analytics
 from fer_core.analyzer import FrameAnalyzer
-from fer_core.faces import UNKNOWN, Face
+from fer_core.faces import UNKNOWN, Face, face_rows
 from fer_core.labels import CLASSES
 from fer_core.live import LiveMonitor, LiveRecord
 from fer_core.synthetic import scene
@@ -110,23 +112,147 @@ def test_history_is_bounded(analyzer):
     assert snap.timeline["time_s"].min() >= 2.0
 
 
-def test_unsaved_hands_over_each_row_once_and_the_touched_buckets(analyzer):
+def test_save_hands_over_each_row_once_and_the_touched_buckets(analyzer):
     clock = FakeClock()
     monitor = LiveMonitor(analyzer, clock=clock)
     monitor.reset()
+    written = []
     _run(monitor, clock, seconds=1.5, fps=4, faces=1)
-    faces, timeline = monitor.unsaved()
     # The face is a person from the second search (1 s) on: rows at 1.0 and 1.25 s.
+    assert monitor.save(lambda faces, timeline: written.append((faces, timeline))) == 2
+    faces, timeline = written[-1]
     assert len(faces) == 2 and timeline["time_s"].tolist() == [0.0, 1.0]
     _run(monitor, clock, seconds=1.0, fps=4, faces=1)  # frames at 1.5 .. 2.25
-    faces, timeline = monitor.unsaved()
+    monitor.save(lambda faces, timeline: written.append((faces, timeline)))
+    faces, timeline = written[-1]
     assert len(faces) == 4
     assert faces["time_s"].min() == pytest.approx(1.5)
     # bucket 1 grew, so it is handed over again, whole
     assert timeline["time_s"].tolist() == [1.0, 2.0]
     assert timeline["n_frames"].tolist() == [4, 2]
+    assert monitor.save(lambda faces, timeline: written.append((faces, timeline))) == 0
+    assert len(written) == 2  # nothing new: nothing to write
     faces, timeline = monitor.unsaved()
     assert faces.empty and timeline.empty
+
+
+def _person(track_id: int, probs: np.ndarray) -> Face:
+    if np.isnan(probs).all():  # too small to read
+        return Face((10 * track_id, 0, 12, 12), probs, UNKNOWN, np.nan, track_id, False)
+    label = CLASSES[int(np.argmax(probs))]
+    return Face((10 * track_id, 0, 40, 40), probs, label, float(probs.max()), track_id)
+
+
+def _feed(record: LiveRecord, clock: FakeClock, seconds: float, fps: float, seed: int = 0):
+    """A synthetic crowd: up to five people coming and going, some too small to read,
+    moods that drift; returns every row and frame time fed, as ``summarize`` wants them."""
+    rng = np.random.default_rng(seed)
+    frame_times, tables = [], []
+    for _ in range(int(seconds * fps)):
+        elapsed = record.elapsed()
+        drift = np.sin(elapsed / 97.0)
+        faces = []
+        for track_id in rng.choice(np.arange(1, 9), size=rng.integers(0, 6), replace=False):
+            if rng.random() < 0.15:
+                probs = np.full(len(CLASSES), np.nan, np.float32)
+            else:
+                alpha = np.ones(len(CLASSES)) + (2 + 2 * drift) * (np.array(CLASSES) == "happy")
+                probs = rng.dirichlet(alpha).astype(np.float32)
+            faces.append(_person(int(track_id), probs))
+        faces.append(Face((0, 90, 30, 30), np.full(7, 0.5, np.float32), "happy", 0.5, 99, True,
+                          confirmed=False))  # fmt: skip
+        seen = len({f.track_id for t in tables for f in t} | {f.track_id for f in faces[:-1]})
+        record.add(elapsed, faces, seen)
+        frame_times.append(elapsed)
+        tables.append(faces[:-1])
+        clock.now += 1 / fps
+    rows = [
+        row
+        for index, (time_s, faces) in enumerate(zip(frame_times, tables, strict=True))
+        for row in face_rows(faces, CLASSES, time_s, index)
+    ]
+    return pd.DataFrame(rows, columns=list(analytics.FACE_COLUMNS)), frame_times
+
+
+def _assert_same_summary(summary: dict, expected: dict) -> None:
+    assert summary.keys() == expected.keys()
+    for key, value in expected.items():
+        if isinstance(value, dict):
+            assert summary[key].keys() == value.keys(), key
+            for name, figure in value.items():
+                assert summary[key][name] == pytest.approx(figure, rel=1e-6, abs=1e-9), key
+        else:
+            assert summary[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+
+
+def test_the_summary_covers_the_whole_stream_not_the_retained_history():
+    clock = FakeClock()
+    record = LiveRecord(CLASSES, history_s=30.0, clock=clock)
+    faces, frame_times = _feed(record, clock, seconds=20 * 60, fps=2)
+    assert record.snapshot().timeline["time_s"].min() >= 20 * 60 - 31  # history is bounded
+    expected = analytics.summarize(faces, frame_times)
+    summary = record.summary()
+    _assert_same_summary(summary, expected)
+    assert summary["duration_s"] == pytest.approx(20 * 60 - 0.5)
+    assert summary["frames_analyzed"] == 2400 and summary["faces_seen"] == 8
+    # Moods drift over the run: the peaks lie outside the last 30 s, which alone would not do.
+    assert min(summary["peak_positive"]["time_s"], summary["peak_negative"]["time_s"]) < 1100
+    record.reset()
+    _assert_same_summary(record.summary(), analytics.summarize(faces.iloc[:0], []))
+
+
+def test_monitor_summary_counts_frames_beyond_its_history(analyzer):
+    clock = FakeClock()
+    monitor = LiveMonitor(analyzer, history_s=2.0, clock=clock)
+    monitor.reset()
+    _run(monitor, clock, seconds=5, fps=2, faces=1)
+    summary = monitor.summary()
+    assert summary["duration_s"] == pytest.approx(4.5)
+    assert summary["frames_analyzed"] == 10 and summary["faces_seen"] == 1
+    assert summary["face_detections"] == 8  # a person from the second search (1 s) on
+
+
+class Refusing:
+    """A store that fails while ``refuse`` is set, and otherwise keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.refuse = True
+        self.faces: list[pd.DataFrame] = []
+        self.timeline: dict[float, dict] = {}
+
+    def __call__(self, faces: pd.DataFrame, timeline: pd.DataFrame) -> None:
+        if self.refuse:
+            raise OSError("database is locked")
+        self.faces.append(faces)
+        self.timeline |= {row["time_s"]: row for row in timeline.to_dict(orient="records")}
+
+
+def test_rows_a_failed_save_could_not_write_are_written_by_the_next_once():
+    clock = FakeClock()
+    record = LiveRecord(CLASSES, history_s=5.0, clock=clock)
+    store = Refusing()
+    store.refuse = False
+    first, frame_times = _feed(record, clock, seconds=3.5, fps=3, seed=1)  # 0 .. 3.0 s
+    assert record.save(store) == len(first)
+    store.refuse = True
+    for seed in range(4):  # 20 s of refusals: longer than the record's history
+        frame_times += _feed(record, clock, seconds=5, fps=3, seed=seed)[1]
+        with pytest.raises(OSError, match="locked"):
+            record.save(store)
+    store.refuse = False
+    assert record.save(store) > 0
+    assert record.save(store) == 0  # nothing twice
+    stored = pd.concat(store.faces, ignore_index=True)
+    assert len(stored) == record.summary()["face_detections"]
+    assert not stored.duplicated(["frame", "track_id"]).any()
+    assert stored["frame"].is_monotonic_increasing and stored["frame"].max() == 69
+    # Every second is stored whole, also second 3, which the first save caught at one frame.
+    timeline = pd.DataFrame(sorted(store.timeline.values(), key=lambda row: row["time_s"]))
+    assert timeline["time_s"].tolist() == [float(t) for t in range(24)]
+    assert timeline["n_frames"].tolist() == [3] * 23 + [1]
+    expected = analytics.timeline(stored, frame_times)
+    assert timeline["n_faces"].tolist() == expected["n_faces"].tolist()
+    assert np.allclose(timeline["valence"], expected["valence"], equal_nan=True)
 
 
 def test_frames_from_two_threads_are_all_recorded(analyzer):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -139,3 +141,69 @@ def test_location_resolution(tmp_path, monkeypatch):
     assert database_url("postgresql://u@h/db") == "postgresql://u@h/db"
     with pytest.raises(SessionStoreError, match="cannot open"):
         SessionStore("sqlite:////nonexistent-dir/x/y.db")
+
+
+def _hold_write_lock(path) -> sqlite3.Connection:
+    """Another process's writer, mid-transaction: the database is locked for writing."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute(
+        "INSERT INTO sessions (name, kind, started_at, settings) "
+        "VALUES ('x', 'video', '2026-01-01', '{}')"
+    )
+    return other
+
+
+def test_a_reader_in_another_process_does_not_block_a_write(tmp_path):
+    path = tmp_path / "sessions.db"
+    store = SessionStore(path, busy_timeout_s=0.2, attempts=1)
+    session_id = store.create("Lecture", "live")
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM sessions").fetchone() == (1,)  # holds a snapshot
+    store.append(session_id, _faces([0.0, 0.5]), analytics.timeline(_faces([0.0, 0.5])))
+    reader.execute("COMMIT")
+    assert reader.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    reader.close()
+    assert len(store.get(session_id).faces) == 2
+
+
+def test_a_locked_database_is_waited_for_and_retried(tmp_path):
+    path = tmp_path / "sessions.db"
+    store = SessionStore(path, busy_timeout_s=0.3, attempts=4)
+    session_id = store.create("Lecture", "live")
+    other = _hold_write_lock(path)
+    threading.Timer(0.8, lambda: other.execute("ROLLBACK")).start()  # longer than one wait
+    store.append(session_id, _faces([0.0, 0.5]), analytics.timeline(_faces([0.0, 0.5])))
+    other.close()
+    assert len(store.get(session_id).faces) == 2
+
+
+def test_a_write_that_stays_locked_fails_whole_and_can_be_repeated(tmp_path):
+    path = tmp_path / "sessions.db"
+    store = SessionStore(path, busy_timeout_s=0.05, attempts=2)
+    session_id = store.create("Lecture", "live")
+    store.append(session_id, None, analytics.timeline(_faces([0.0])))  # a second, stored before
+    faces = _faces([0.0, 0.5, 1.0])
+    timeline = analytics.timeline(faces)
+    other = _hold_write_lock(path)
+    with pytest.raises(SessionStoreError, match="database is locked"):
+        store.append(session_id, faces, timeline)
+    other.close()  # its transaction is rolled back
+    session = store.get(session_id)
+    assert session.faces.empty and session.timeline["n_frames"].tolist() == [1]
+    store.append(session_id, faces, timeline)
+    session = store.get(session_id)
+    pd.testing.assert_frame_equal(session.faces, faces, check_dtype=False)
+    pd.testing.assert_frame_equal(session.timeline, timeline, check_dtype=False)
+
+
+def test_a_batch_save_is_stored_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "sessions.db"
+    store = SessionStore(path, busy_timeout_s=0.05, attempts=1)
+    faces = _faces([0.0, 0.5])
+    other = _hold_write_lock(path)
+    with pytest.raises(SessionStoreError, match="locked"):
+        store.save("talk.mp4", "video", analytics.timeline(faces), faces)
+    other.close()
+    assert store.list().empty

@@ -10,6 +10,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 import charts
 import common
 from fer_core import definitions
+from fer_core.errors import FerCoreError
 from fer_core.redaction import mask_credentials
 from fer_core.workers import LiveWorker
 
@@ -52,10 +53,9 @@ with video:
 
 
 def save_progress(session_id: int) -> None:
-    faces, timeline = monitor.unsaved()
+    """Write what is new; rows the database refuses stay in the monitor for the next try."""
     store = common.store()
-    store.append_timeline(session_id, timeline)
-    store.append_faces(session_id, faces)
+    monitor.save(lambda faces, timeline: store.append(session_id, faces, timeline))
 
 
 # Start and stop come as full reruns (the component's value changes), so the saved session
@@ -103,7 +103,10 @@ def live_figures() -> None:
     session_id = state.get("live_session_id")
     last_save = state.get("live_last_save", 0.0)
     if session_id is not None and snapshot.elapsed_s - last_save >= SAVE_EVERY_S:
-        save_progress(session_id)
+        try:
+            save_progress(session_id)
+        except FerCoreError as error:  # e.g. a database locked by another writer
+            st.warning(mask_credentials(f"Not saved yet, trying again shortly: {error}"))
         state["live_last_save"] = snapshot.elapsed_s
 
 
