@@ -216,8 +216,11 @@ class FrameAnalyzer:
         if self._frame_shape != frame.shape:  # a new stream or a new size: nothing to follow
             self.flow.remember(frame)
             return
-        ids, boxes, _, _ = self.tracker.snapshot()
+        ids, boxes, visible, _ = self.tracker.snapshot()
         moved, camera = self.flow.step(frame, boxes)
+        # A face the last search missed is turned away or hidden: the flow at its box is that
+        # of whatever hides it, so it moves with the camera only and waits where it was.
+        moved[~visible, :2] = boxes[~visible, :2] + camera
         self._camera += camera
         if len(ids):
             self.tracker.move(moved)

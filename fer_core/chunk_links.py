@@ -18,11 +18,13 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from fer_core import defaults
 from fer_core.detectors.scoring import iou_matrix
 
-#: How much earlier than its start a chunk begins tracking: enough for two searches a second
-#: apart to confirm the people in view (``fer_core.defaults``), with a second to spare.
-WARMUP_S = 3.0
+#: How much earlier than its start a chunk begins tracking: as long as a lost person is kept
+#: (``fer_core.defaults.KEEP_LOST_S``), so one who turned away before the start and looks back
+#: after it is linked too, and two more seconds to confirm them.
+WARMUP_S = defaults.KEEP_LOST_S + 2.0
 #: How far past its end a chunk goes on tracking (without recording), so that a person who
 #: arrived just before the end is confirmed, as in one whole run.
 LOOKAHEAD_S = 2.0
