@@ -18,6 +18,7 @@ from pathlib import Path
 import av
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 import streamlit_webrtc.component
 from streamlit.testing.v1 import AppTest
 
@@ -190,6 +191,43 @@ def test_uploaded_video_gives_charts_downloads_and_a_session(app, database, demo
     saved = SessionStore(database).list()
     assert saved["name"].tolist() == ["talk.mp4"] and saved["kind"].tolist() == ["video"]
     assert saved.loc[0, "faces_seen"] == 2
+
+
+def test_a_result_the_database_refuses_is_kept_with_its_file_and_saved_on_retry(
+    app, database, demo_video, monkeypatch
+):
+    save = SessionStore.save
+    refusals = []
+
+    def locked_once(store, *args, **kwargs):
+        if not refusals:
+            refusals.append(args[0])
+            raise sa.exc.OperationalError(
+                "INSERT INTO sessions", {}, Exception("database is locked")
+            )
+        return save(store, *args, **kwargs)
+
+    monkeypatch.setattr(SessionStore, "save", locked_once)
+    _analyze_upload(app, demo_video)
+    assert refusals == ["talk.mp4"]
+    assert "could not be saved as a session" in app.error[0].value
+    assert "database is locked" in app.error[0].value
+    assert _metrics(app)["Faces seen"] == "2"  # the analysis is still shown
+    downloads = [button.proto.label for button in app.get("download_button")]
+    assert downloads == ["Per-face CSV", "Per-second CSV", "Summary JSON", "Annotated MP4"]
+    annotated = app.session_state["video_result"]["annotated"]
+    assert annotated.stat().st_size > 0  # on disk, not in the server's memory
+    assert [path.name for path in annotated.parent.iterdir()] == ["annotated.mp4"]  # no upload
+    assert SessionStore(database).list().empty
+
+    next(button for button in app.button if button.label == "Save again").click().run()
+    assert not app.exception and not app.error
+    assert "saved as session" in app.success[0].value
+    saved = SessionStore(database).list()
+    assert saved["name"].tolist() == ["talk.mp4"] and saved.loc[0, "faces_seen"] == 2
+    assert annotated.exists()
+    app.button[0].click().run()  # analyzed again: the earlier result and its file are gone
+    assert not annotated.parent.exists()
 
 
 def test_a_corrupt_upload_gives_a_clear_message(app, database):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
 import streamlit as st
+from scratch import ScratchFolder
+from sqlalchemy.exc import SQLAlchemyError
 
 import charts
 import common
@@ -33,15 +34,16 @@ annotate = st.checkbox("Also make an annotated video")
 blur = st.checkbox("Blur faces in the annotated video", disabled=not annotate)
 
 
-def run(upload, sample_fps: float | None) -> dict:
-    """Analyze the upload in a worker process (the model never loads in this server), in a
-    private temp folder that is removed afterwards."""
+def analyze(upload, sample_fps: float | None) -> dict:
+    """Analyze the upload in a worker process (the model never loads in this server). The
+    upload is deleted once analyzed; the annotated video stays on disk with the result."""
     bar = st.progress(0.0, text=f"Analyzing {upload.name}...")
     started = datetime.now().astimezone()
-    with tempfile.TemporaryDirectory(prefix="fer-upload-") as folder:
-        source = Path(folder) / f"upload{Path(upload.name).suffix.lower()}"
+    folder = ScratchFolder("fer-result-")
+    source = folder.path / f"upload{Path(upload.name).suffix.lower()}"
+    target = folder.path / "annotated.mp4" if annotate else None
+    try:
         source.write_bytes(upload.getbuffer())
-        target = Path(folder) / "annotated.mp4" if annotate else None
         result = analyze_video_in_worker(
             source,
             settings.analyzer_options(),
@@ -50,40 +52,71 @@ def run(upload, sample_fps: float | None) -> dict:
             annotated_path=target,
             blur=blur,
         )
-        annotated = target.read_bytes() if target is not None else None
-    bar.empty()
-    chosen = settings.as_dict() | {"sample_fps": sample_fps, "blur": blur, "file": upload.name}
-    session_id = common.store().save(
-        upload.name,
-        "video",
-        result.timeline,
-        result.faces,
-        result.summary,
-        chosen,
-        started_at=started,
-        ended_at=datetime.now().astimezone(),
-    )
+    except BaseException:
+        folder.remove()
+        raise
+    finally:
+        source.unlink(missing_ok=True)
+        bar.empty()
     return {
         "name": upload.name,
         "faces": result.faces,
         "timeline": result.timeline,
         "summary": result.summary,
-        "annotated": annotated,
-        "session_id": session_id,
+        "folder": folder,
+        "annotated": target,
+        "settings": settings.as_dict() | {"sample_fps": sample_fps, "blur": blur},
+        "started_at": started,
+        "ended_at": datetime.now().astimezone(),
+        "session_id": None,
+        "save_error": None,
     }
 
 
-if st.button("Analyze", type="primary", disabled=upload is None):
+def save(result: dict) -> None:
+    """Store the result as a session; on failure keep it, and why, to show and retry."""
     try:
-        st.session_state["video_result"] = run(upload, SAMPLE_RATES[rate_name])
+        result["session_id"] = common.store().save(
+            result["name"],
+            "video",
+            result["timeline"],
+            result["faces"],
+            result["summary"],
+            result["settings"] | {"file": result["name"]},
+            started_at=result["started_at"],
+            ended_at=result["ended_at"],
+        )
+        result["save_error"] = None
+    except (FerCoreError, SQLAlchemyError, OSError) as error:  # a locked or unreachable database
+        result["save_error"] = mask_credentials(str(error))
+
+
+if st.button("Analyze", type="primary", disabled=upload is None):
+    earlier = st.session_state.pop("video_result", None)
+    if earlier is not None:
+        earlier["folder"].remove()  # now, not when the last reference goes
+    try:
+        analyzed = analyze(upload, SAMPLE_RATES[rate_name])
     except (FerCoreError, ValueError) as error:
-        st.session_state.pop("video_result", None)
         st.error(mask_credentials(f"Could not analyze {upload.name}: {error}"))
+    else:
+        save(analyzed)
+        st.session_state["video_result"] = analyzed
 
 result = st.session_state.get("video_result")
 if result:
     summary, timeline, faces = result["summary"], result["timeline"], result["faces"]
-    st.success(f"{result['name']}: saved as session #{result['session_id']}.")
+    if result["session_id"] is not None:
+        st.success(f"{result['name']}: saved as session #{result['session_id']}.")
+    else:
+        st.error(
+            f"{result['name']} was analyzed, but could not be saved as a session: "
+            f"{result['save_error']}. The results below are kept on this page; save again "
+            "once the database is free, or download them."
+        )
+        if st.button("Save again"):
+            save(result)
+            st.rerun()
     duration, frames, in_view, read, seen, mood = st.columns(6)
     duration.metric("Duration", f"{summary['duration_s']:.1f} s")
     frames.metric("Frames analyzed", summary["frames_analyzed"])
@@ -124,7 +157,8 @@ if result:
     downloads[2].download_button(
         "Summary JSON", json.dumps(summary, indent=2), f"{stem}-summary.json", "application/json"
     )
-    if result["annotated"] is not None:
-        downloads[3].download_button(
-            "Annotated MP4", result["annotated"], f"{stem}-annotated.mp4", "video/mp4"
+    annotated = result["annotated"]
+    if annotated is not None:
+        downloads[3].download_button(  # read from disk only when asked for
+            "Annotated MP4", annotated.read_bytes, f"{stem}-annotated.mp4", "video/mp4"
         )
