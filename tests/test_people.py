@@ -1,11 +1,14 @@
 """People, not detections: counts on generated footage with known people entering, leaving,
 crossing and turning away, at every frame and at 3 samples a second."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from fer_core import FrameAnalyzer
+from fer_core.batch import Settings, run_batch
 from fer_core.chunk_links import link_tracks, relabel
 from fer_core.detectors import Detections
 from fer_core.faces import Face, FaceAnnotator
@@ -52,11 +55,29 @@ def test_people_entering_leaving_and_crossing_are_each_counted_once(tmp_path, an
 
 def test_a_fixed_camera_counts_the_people_in_view(tmp_path, analyzer):
     grid = [(120 + 150 * col, 110 + 150 * row) for row in range(4) for col in range(8)]
-    walkers = [Walker(centre, face_px=34 + (i % 3) * 6) for i, centre in enumerate(grid)]
-    path = write_people_video(tmp_path / "room.mp4", walkers, 4, fps=10, width=1280, height=720)
+    walkers = [
+        # Every fifth person looks away for two seconds, as people in an audience do.
+        Walker(centre, face_px=34 + (i % 3) * 6, away=((1.5, 3.5),) if i % 5 == 0 else ())
+        for i, centre in enumerate(grid)
+    ]
+    path = write_people_video(tmp_path / "room.mp4", walkers, 5, fps=10, width=1280, height=720)
     result = analyze_video(path, sample_fps=3.0, analyzer=analyzer)
     assert abs(result.summary["faces_seen"] - len(walkers)) <= 0.05 * len(walkers)
     assert result.summary["faces_in_view"] <= len(walkers)
+
+
+def test_a_chunked_run_counts_the_people_of_one_pass(tmp_path, analyzer):
+    walkers = [
+        Walker((60, 150), (580, 170), face_px=36),
+        Walker((320, 80), face_px=30, enter_s=2.5),
+        Walker((500, 300), face_px=30, leave_s=5.0),
+        Walker((150, 300), face_px=34, away=((3.5, 5.0),)),  # away across a chunk boundary
+    ]
+    path = write_people_video(tmp_path / "talk.mp4", walkers, 8, fps=10, width=640, height=360)
+    whole = analyze_video(path, sample_fps=3.0, analyzer=analyzer).summary["faces_seen"]
+    run_batch([path], tmp_path / "out", Settings(sample_fps=3.0, chunk_s=2.0))
+    chunked = json.loads((tmp_path / "out" / "talk" / "summary.json").read_text())
+    assert chunked["chunks"] == 4 and chunked["faces_seen"] == whole == len(walkers)
 
 
 def test_a_false_detection_in_one_search_is_not_a_person(analyzer, monkeypatch):
