@@ -19,8 +19,9 @@ Built for a room camera (20 to 300 faces of 10 to 60 pixels) as much as for one 
   Faces narrower than ``min_face`` are reported (they count in "faces in view") but not read.
 - **Smooth** each track's probabilities over time (``smoothing_s`` half-life).
 
-``annotate`` draws the result; ``reset`` starts a new stream. One instance serves one stream;
-its methods are safe to call from a video callback thread.
+``annotate`` draws the result (blurring every face, found afresh in the frame drawn, if
+asked); ``reset`` starts a new stream. One instance serves one stream; its methods are safe
+to call from a video callback thread.
 """
 
 from __future__ import annotations
@@ -334,6 +335,12 @@ class FrameAnalyzer:
         return Face(box_tuple, probs, label, confidence, track_id, classified, landmarks, confirmed)
 
     def annotate(self, frame: np.ndarray, faces: list[Face], blur: bool = False) -> np.ndarray:
-        """A copy of ``frame`` with each face's box, track id, emotion and confidence drawn;
-        ``blur=True`` also blurs every face so nobody can be recognised."""
-        return self._annotator.annotate(frame, faces, blur)
+        """A copy of ``frame`` with each face's box, track id, emotion and confidence drawn.
+
+        ``blur=True`` also blurs every face so nobody can be recognised: those of ``faces``
+        and those a full search of this very frame finds, since between searches (or between
+        a video's samples) ``faces`` miss a newcomer and lag a moving face. That search costs
+        as much as ``detect``, on every frame blurred.
+        """
+        cover = self.detect(frame) if blur else None
+        return self._annotator.annotate(frame, faces, blur, cover)

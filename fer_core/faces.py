@@ -9,10 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import supervision as sv
 
 UNKNOWN = "unknown"
+#: A blurred face's box is widened by this share of its size on every side (hair, chin, a
+#: box that lags a moving face) and shown as about this many cells across: a plain blur of
+#: the detector's box left enough of the eyes and mouth for OpenCV's Haar cascade to find.
+BLUR_PAD = 0.25
+BLUR_CELLS = 4
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ class FaceAnnotator:
 
     A tentative face (``Face.confirmed`` False) gets a thin grey box and no label: it may be
     a false detection and counts for nothing yet. Blurring covers every face, tentative ones
-    included.
+    included, and any further boxes given as ``cover`` (faces found or moved since).
     """
 
     def __init__(self) -> None:
@@ -82,16 +88,22 @@ class FaceAnnotator:
         self._label = sv.LabelAnnotator(
             color_lookup=sv.ColorLookup.TRACK, text_scale=0.5, text_padding=4
         )
-        self._blur = sv.BlurAnnotator()
 
-    def annotate(self, frame: np.ndarray, faces: list[Face], blur: bool = False) -> np.ndarray:
-        """A copy of ``frame`` with each face drawn; ``blur=True`` also blurs every face so
-        nobody can be recognised."""
+    def annotate(
+        self,
+        frame: np.ndarray,
+        faces: list[Face],
+        blur: bool = False,
+        cover: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """A copy of ``frame`` with each face drawn; ``blur=True`` also blurs every face, and
+        every ``x, y, w, h`` box of ``cover``, so nobody can be recognised."""
         scene = np.array(frame, copy=True)
+        if blur:
+            boxes = [np.reshape(cover, (-1, 4))] if cover is not None else []
+            hide(scene, np.concatenate([np.array([f.box for f in faces]).reshape(-1, 4), *boxes]))
         if not faces:
             return scene
-        if blur:
-            scene = self._blur.annotate(scene, _detections(faces))
         confirmed = [f for f in faces if f.confirmed]
         tentative = [f for f in faces if not f.confirmed]
         if tentative:
@@ -113,3 +125,20 @@ def _detections(faces: list[Face]) -> sv.Detections:
         xyxy=np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]),
         tracker_id=np.array([f.track_id for f in faces]),
     )
+
+
+def hide(scene: np.ndarray, boxes: np.ndarray) -> None:
+    """Blur each ``x, y, w, h`` box of ``scene`` in place, widened by ``BLUR_PAD``, down to
+    about ``BLUR_CELLS`` cells across."""
+    height, width = scene.shape[:2]
+    for x, y, w, h in np.asarray(boxes, float).reshape(-1, 4):
+        x0, y0 = max(int(x - BLUR_PAD * w), 0), max(int(y - BLUR_PAD * h), 0)
+        x1 = min(int(np.ceil(x + (1 + BLUR_PAD) * w)), width)
+        y1 = min(int(np.ceil(y + (1 + BLUR_PAD) * h)), height)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        region = scene[y0:y1, x0:x1]
+        cell = max(max(x1 - x0, y1 - y0) / BLUR_CELLS, 1.0)
+        cells = (max(round((x1 - x0) / cell), 1), max(round((y1 - y0) / cell), 1))
+        small = cv2.resize(region, cells, interpolation=cv2.INTER_AREA)
+        region[:] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)

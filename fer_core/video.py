@@ -171,11 +171,13 @@ def analyze_video(
     """Analyze ``path``: all frames, or the first frame of every 1/``sample_fps`` seconds.
 
     ``progress(fraction)`` is called as decoding advances. With ``annotated_path`` an MP4
-    with boxes, ids and emotions (faces blurred if ``blur``) is written; frames between
-    samples show the latest result. The per-face table holds people only: every row of each
-    track that was confirmed at some point (``fer_core.tracking``), none of a detection that
-    never was. A video without faces gives empty, well-formed tables;
-    a missing, corrupt or truncated one raises ``VideoError``.
+    with boxes, ids and emotions is written; frames between samples show the latest result.
+    With ``blur`` every face in every written frame is blurred, each frame searched afresh
+    (``FrameAnalyzer.annotate``), so a face that moved or arrived since the last sample is
+    too; that costs a full search per written frame. The per-face table holds people only:
+    every row of each track that was confirmed at some point (``fer_core.tracking``), none of
+    a detection that never was. A video without faces gives empty, well-formed tables; a
+    missing, corrupt or truncated one raises ``VideoError``.
 
     ``start_s`` / ``end_s`` analyze only the frames in ``[start_s, end_s)`` (times stay on
     the video's clock), so consecutive windows of a long video analyze exactly the frames

@@ -9,8 +9,9 @@ import pytest
 
 from fer_core import FrameAnalyzer
 from fer_core.analyzer import UNKNOWN
-from fer_core.detection import crop_faces
+from fer_core.detection import HaarFaceDetector, crop_faces
 from fer_core.errors import InvalidInputError
+from fer_core.live import LiveMonitor
 
 
 def exact_analyzer(classifier=None, **kwargs) -> FrameAnalyzer:
@@ -193,6 +194,21 @@ def test_between_searches_faces_are_followed_by_flow_and_newcomers_wait_for_a_se
             nearest = min(reference, key=lambda r: np.abs(np.subtract(r, box)).sum())
             assert np.abs(np.subtract(nearest, box)).max() <= 0.15 * box[2]
     assert len(full_searches) == 2  # at 0.0 s and 0.5 s
+
+
+def test_blur_hides_a_newcomer_before_the_next_search(face_patch):
+    # LiveMonitor returns each frame as ``annotate`` draws it; the tracks know a newcomer
+    # only after the next full search (here 10 s away), the blur must not wait for it.
+    analyzer = FrameAnalyzer(smoothing_s=0, detect_every_s=10.0, background_search=False)
+    haar = HaarFaceDetector(min_neighbors=3, min_size=24)  # more eager than its default 5
+    one = _scene(face_patch, [(40, 40)], size=(480, 700))
+    two = _scene(face_patch, [(40, 40), (420, 240)], size=(480, 700))
+    assert len(haar.detect(two)) == 2
+    monitor = LiveMonitor(analyzer, blur=True, clock=lambda: 0.0)
+    assert len(haar.detect(monitor.process(one))) == 0
+    shown = monitor.process(two)
+    assert [f.track_id for f in monitor.record.last_faces] == [1]  # not searched yet
+    assert len(haar.detect(shown)) == 0
 
 
 def test_an_empty_room_is_searched_often_until_someone_arrives(face_patch):

@@ -7,8 +7,9 @@ import pytest
 
 from fer_core import FrameAnalyzer
 from fer_core.analytics import TIMELINE_COLUMNS
+from fer_core.detection import HaarFaceDetector
 from fer_core.labels import CLASSES
-from fer_core.synthetic import write_demo_video
+from fer_core.synthetic import Walker, write_demo_video, write_people_video
 from fer_core.video import FACE_COLUMNS, VideoError, analyze_video
 
 
@@ -55,6 +56,38 @@ def test_annotated_and_blurred_copy(two_faces, analyzer, tmp_path):
     with av.open(str(out)) as container:
         frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
     assert len(frames) == 20 and frames[0].shape == (360, 640, 3)
+
+
+def _decoded(path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+
+
+def test_blur_hides_every_face_in_every_frame_between_samples(analyzer, tmp_path):
+    # One person crosses the frame (12 px a frame); another, facing away, turns to the camera
+    # at 1.1 s: between two samples and two full searches, a face no track knows yet.
+    walkers = [
+        Walker((60, 120), (580, 120), face_px=80),
+        Walker((400, 270), face_px=60, away=((0.0, 1.1),)),
+    ]
+    clip = write_people_video(
+        tmp_path / "walk.mp4", walkers, seconds=3, fps=15, width=640, height=360
+    )
+    haar = HaarFaceDetector(min_neighbors=3, min_size=24)  # more eager than its default 5
+    found = {}
+    for blur in (False, True):
+        out = tmp_path / f"blur-{blur}.mp4"
+        analyze_video(
+            clip,
+            sample_fps=3,
+            analyzer=FrameAnalyzer(analyzer.classifier, background_search=False),
+            annotated_path=out,
+            blur=blur,
+        )
+        found[blur] = [len(haar.detect(frame)) for frame in _decoded(out)]
+    assert len(found[True]) == len(found[False]) == 45
+    assert min(found[False]) >= 1 and found[False][-1] == 2  # unblurred: the faces show
+    assert found[True] == [0] * 45
 
 
 def test_video_without_faces_gives_empty_well_formed_results(tmp_path, analyzer):
