@@ -9,13 +9,17 @@ in fixed memory (the session store keeps the full record). ``LiveMonitor`` analy
 frame with a ``FrameAnalyzer`` in this process; the callback thread calls ``process`` (or
 ``callback`` with ``av.VideoFrame`` objects, as streamlit-webrtc does).
 ``fer_core.workers.LiveWorker`` offers the same surface with the analyzer in a worker process.
-This module itself never imports TensorFlow.
+``SessionRecorder`` saves a stream into the session store from its own thread, whatever
+page shows it, and closes the session however the stream ends. This module itself never
+imports TensorFlow.
 """
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +36,10 @@ from fer_core.labels import CLASSES
 
 if TYPE_CHECKING:
     from fer_core.analyzer import FrameAnalyzer
+    from fer_core.sessions import SessionStore
+
+SAVE_EVERY_S = 5.0  # how often a recorded stream is written, and its session's heartbeat
+FINAL_SAVE_TRIES = 60  # a stream that ended: tries, SAVE_EVERY_S apart, to save and close it
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,11 @@ class LiveRecord:
             self._last_faces = faces
             self._faces_seen = max(self._faces_seen, faces_seen)
             self._forget_before(elapsed - self.history_s)
+
+    @property
+    def generation(self) -> int:
+        """Counts resets: a new stream in the same record has a new generation."""
+        return self._generation
 
     @property
     def last_faces(self) -> list[Face]:
@@ -292,3 +305,107 @@ class LiveMonitor(RecordedStream):
         """Forget everything: a new stream starts."""
         self.analyzer.reset()
         self.record.reset()
+
+
+class SessionRecorder:
+    """Saves live streams into sessions from its own thread: saving belongs to the stream, not
+    to the page showing it, which a closed tab, a lost connection or a rerun can stop.
+
+    ``start`` opens a session; every ``every_s`` the thread writes what is new with the summary
+    so far, which is also the session's heartbeat. The session is finished with the whole
+    stream's summary however the stream ends: ``stop`` (STOP, a closed tab, a lost connection),
+    the stream being dropped, or this process exiting. A process killed outright stops
+    beating, and ``SessionStore.close_abandoned`` closes its session as interrupted. Rows the
+    database refuses stay in the stream's record and are written by a later try; ``error``
+    says why the latest write failed.
+    """
+
+    def __init__(self, store: SessionStore, every_s: float = SAVE_EVERY_S) -> None:
+        self.store = store
+        self.every_s = every_s
+        self._lock = threading.Lock()  # guards the three below: start and stop may race
+        self._session_id: int | None = None
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._error: str | None = None
+
+    @property
+    def session_id(self) -> int | None:
+        """The session being recorded, or None between streams."""
+        return self._session_id
+
+    @property
+    def error(self) -> str | None:
+        """Why the latest write failed, until one succeeds; None when all is saved."""
+        return self._error
+
+    def start(self, stream: RecordedStream, name: str, settings: dict | None = None) -> int:
+        """Open a session for ``stream`` (stopping any recorded before) and save it as it goes."""
+        self.stop()
+        session_id = self.store.create(name, "live", settings)
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=self._record,
+            args=(stream.record, weakref.ref(stream), session_id, stop, stream.record.generation),
+            name=f"fer-session-{session_id}",
+            daemon=True,
+        )
+        with self._lock:
+            self._session_id, self._stop, self._thread, self._error = session_id, stop, thread, None
+        atexit.register(self.stop)
+        thread.start()
+        return session_id
+
+    def stop(self, wait_s: float = 10.0) -> bool:
+        """The stream ended: save the rest and finish the session. True once it is finished
+        within ``wait_s``; otherwise the thread goes on trying (``error`` says why)."""
+        with self._lock:
+            stop, thread = self._stop, self._thread
+            self._session_id = self._stop = self._thread = None
+        if thread is None:
+            return self._error is None
+        atexit.unregister(self.stop)
+        stop.set()
+        thread.join(wait_s)
+        return not thread.is_alive() and self._error is None
+
+    def _record(
+        self,
+        record: LiveRecord,
+        stream: weakref.ref[RecordedStream],
+        session_id: int,
+        stop: threading.Event,
+        generation: int,
+    ) -> None:
+        """The thread: save every ``every_s`` until the stream ends, then save and finish."""
+        ended = False
+        while not ended:
+            ended = stop.wait(self.every_s) or stream() is None
+            if record.generation != generation:  # its rows are gone; the new ones are not ours
+                self._error = f"session {session_id}: the stream restarted before it was saved"
+                return
+            tries = FINAL_SAVE_TRIES if ended else 1
+            while not self._saved(record, session_id, finish=ended):
+                tries -= 1
+                if not tries:
+                    break
+                time.sleep(self.every_s)
+
+    def _saved(self, record: LiveRecord, session_id: int, finish: bool) -> bool:
+        """Write what is new with the summary so far (a heartbeat, even if nothing is new),
+        and ``finish`` the session; False, with ``error`` set, if the database refused."""
+        try:
+            written = record.save(
+                lambda faces, timeline: self.store.append(
+                    session_id, faces, timeline, record.summary()
+                )
+            )
+            if not written:
+                self.store.append(session_id, summary=record.summary())
+            if finish:
+                self.store.finish(session_id, record.summary())
+        except Exception as error:  # the database's errors: a later try writes the rows
+            self._error = str(error)
+            return False
+        self._error = None
+        return True

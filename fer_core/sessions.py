@@ -5,8 +5,13 @@ timeline and, optionally, its per-face rows. Only these numbers are stored, neve
 face crops. SQLite is the default (one file, nothing to run); any database SQLAlchemy speaks
 to works through a URL such as ``postgresql+psycopg://user@host/db``.
 
-Live runs are written as they go (``create``, then ``append``, then ``finish``). A live
-stream, a dashboard and a batch job may share one SQLite file: it is opened in WAL mode
+Live runs are written as they go (``create``, then ``append``, then ``finish``). A session's
+``status`` is ``recording`` until it is finished, and every append is a heartbeat: a session
+whose heartbeat is older than a minute lost its writer (a server that stopped or crashed), and
+``close_abandoned`` closes it as ``interrupted``. The schema carries a version, and opening an
+older database brings it up to date (``MIGRATIONS``).
+
+A live stream, a dashboard and a batch job may share one SQLite file: it is opened in WAL mode
 (readers never block a writer), a writer waits up to ``busy_timeout_s`` for another, and a
 write that still finds the database locked is retried before it fails with
 ``SessionStoreError``.
@@ -19,7 +24,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,6 +40,8 @@ from fer_core.serialization import jsonable
 
 DEFAULT_DB = Path.home() / ".local" / "share" / "fer_core" / "sessions.db"
 KINDS = ("live", "video")
+RECORDING, FINISHED, INTERRUPTED = "recording", "finished", "interrupted"
+STALE_AFTER_S = 60.0  # a heartbeat older than this: the session's writer is gone
 BUSY_TIMEOUT_S = 15.0  # how long one write waits for another process's to finish
 WRITE_ATTEMPTS = 3  # tries of a write that finds the database locked or unreachable
 _T = TypeVar("_T")
@@ -50,6 +57,8 @@ _sessions = sa.Table(
     sa.Column("ended_at", sa.DateTime(timezone=True)),
     sa.Column("settings", sa.JSON, nullable=False),
     sa.Column("summary", sa.JSON),
+    sa.Column("status", sa.String(16), nullable=False, server_default=FINISHED),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True)),
 )
 _timeline = sa.Table(
     "timeline",
@@ -63,6 +72,7 @@ _timeline = sa.Table(
     sa.Column("dominant", sa.String(16)),
     sa.Column("valence", sa.Float),
 )
+_schema = sa.Table("schema_version", _metadata, sa.Column("version", sa.Integer, nullable=False))
 _faces = sa.Table(
     "faces",
     _metadata,
@@ -99,6 +109,8 @@ class Session:
     summary: dict[str, Any] | None
     timeline: pd.DataFrame = field(repr=False)
     faces: pd.DataFrame = field(repr=False)
+    #: ``recording``, ``finished``, or ``interrupted`` (its writer stopped without finishing).
+    status: str = FINISHED
 
     @property
     def duration_s(self) -> float | None:
@@ -114,6 +126,7 @@ class Session:
             "kind": self.kind,
             "started_at": self.started_at.isoformat(),
             "ended_at": None if self.ended_at is None else self.ended_at.isoformat(),
+            "status": self.status,
             "settings": self.settings,
             "summary": self.summary,
             "timeline": _records(self.timeline),
@@ -171,7 +184,7 @@ class SessionStore:
         try:
             url = database_url(location)
             self.engine = _engine(url, busy_timeout_s)
-            _metadata.create_all(self.engine)
+            _create_or_upgrade(self.engine)
         except (sa.exc.SQLAlchemyError, ImportError, ValueError, OSError) as error:
             # A bad port is a ValueError, a missing driver an ImportError, a folder that
             # cannot be made an OSError; none of them, nor the URL, may show the password.
@@ -188,7 +201,8 @@ class SessionStore:
         settings: dict[str, Any] | None = None,
         started_at: datetime | None = None,
     ) -> int:
-        """Open a new session and return its id; data is appended to it afterwards."""
+        """Open a new session (``recording``) and return its id; data is appended to it
+        afterwards, at least once a minute, and ``finish`` closes it."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if not name.strip():
@@ -198,6 +212,8 @@ class SessionStore:
             "kind": kind,
             "started_at": _utc(started_at),
             "settings": jsonable(settings or {}),
+            "status": RECORDING,
+            "heartbeat_at": _utc(None),
         }
         return self._write(
             lambda connection: int(
@@ -206,18 +222,32 @@ class SessionStore:
         )
 
     def append(
-        self, session_id: int, faces: pd.DataFrame | None, timeline: pd.DataFrame | None
+        self,
+        session_id: int,
+        faces: pd.DataFrame | None = None,
+        timeline: pd.DataFrame | None = None,
+        summary: dict[str, Any] | None = None,
     ) -> None:
-        """Add per-face rows and per-second rows in one transaction: all are stored or none,
-        so a failed append can be repeated without storing a face twice."""
+        """Add per-face rows and per-second rows (and the summary so far) in one transaction:
+        all are stored or none, so a failed append can be repeated without storing a face
+        twice. Every append is the writer's heartbeat; a session closed as interrupted while
+        its writer was in fact alive (the database locked for a minute) is recording again."""
         self._require(session_id)
         face_rows = self._face_rows(session_id, faces)
         timeline_rows = self._timeline_rows(session_id, timeline)
+        values: dict[str, Any] = {"heartbeat_at": _utc(None)}
+        if summary is not None:
+            values["summary"] = jsonable(summary)
 
         def work(connection: sa.Connection) -> None:
             _insert_timeline(connection, session_id, timeline_rows)
             if face_rows:
                 connection.execute(sa.insert(_faces), face_rows)
+            this = _sessions.c.id == session_id
+            connection.execute(sa.update(_sessions).where(this).values(**values))
+            revived = {"status": RECORDING, "ended_at": None}
+            interrupted = _sessions.c.status == INTERRUPTED
+            connection.execute(sa.update(_sessions).where(this, interrupted).values(**revived))
 
         self._write(work)
 
@@ -234,7 +264,7 @@ class SessionStore:
     ) -> None:
         """Close a session with its summary."""
         self._require(session_id)
-        values = {"ended_at": _utc(ended_at), "summary": jsonable(summary)}
+        values = {"ended_at": _utc(ended_at), "summary": jsonable(summary), "status": FINISHED}
         self._write(
             lambda connection: connection.execute(
                 sa.update(_sessions).where(_sessions.c.id == session_id).values(**values)
@@ -265,6 +295,7 @@ class SessionStore:
             "ended_at": _utc(ended_at),
             "settings": jsonable(settings or {}),
             "summary": jsonable(summary),
+            "status": FINISHED,
         }
         face_rows = self._face_rows(0, faces)
         timeline_rows = self._timeline_rows(0, timeline)
@@ -278,6 +309,29 @@ class SessionStore:
             if face_rows:
                 connection.execute(sa.insert(_faces), face_rows)
             return session_id
+
+        return self._write(work)
+
+    def close_abandoned(self, stale_after_s: float = STALE_AFTER_S) -> list[int]:
+        """Close, as ``interrupted``, every session still recording whose heartbeat is older
+        than ``stale_after_s``: its writer is gone. It ends at its last heartbeat, with the
+        summary its writer last stored. Returns their ids; sessions still written are left."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=stale_after_s)
+        stale = sa.and_(
+            _sessions.c.status == RECORDING,
+            sa.or_(_sessions.c.heartbeat_at.is_(None), _sessions.c.heartbeat_at < cutoff),
+        )
+
+        def work(connection: sa.Connection) -> list[int]:
+            ids = connection.execute(sa.select(_sessions.c.id).where(stale)).scalars().all()
+            if ids:
+                ended = sa.func.coalesce(_sessions.c.heartbeat_at, _sessions.c.started_at)
+                connection.execute(
+                    sa.update(_sessions)
+                    .where(_sessions.c.id.in_(ids), stale)
+                    .values(status=INTERRUPTED, ended_at=ended)
+                )
+            return list(ids)
 
         return self._write(work)
 
@@ -295,7 +349,8 @@ class SessionStore:
         )
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
-        columns = ["id", "name", "kind", "started_at", "ended_at", "duration_s", "seconds"]
+        columns = ["id", "name", "kind", "status", "started_at", "ended_at", "duration_s"]
+        columns += ["seconds"]
         columns += ["faces_seen", "dominant", "mean_valence"]
         table = pd.DataFrame([_listing(row) for row in rows], columns=columns)
         return table.astype({"id": int, "seconds": int})
@@ -333,6 +388,7 @@ class SessionStore:
             summary=row["summary"],
             timeline=timeline.astype({"dominant": object}),
             faces=faces,
+            status=row["status"],
         )
 
     def rename(self, session_id: int, name: str) -> None:
@@ -419,6 +475,46 @@ class SessionStore:
             raise SessionNotFoundError(f"no session with id {session_id}")
 
 
+def _add_liveness(connection: sa.Connection) -> None:
+    """Version 2: a session's ``status`` and its writer's ``heartbeat_at``."""
+    moment = sa.DateTime(timezone=True).compile(dialect=connection.dialect)
+    add = "ALTER TABLE sessions ADD COLUMN"
+    connection.execute(sa.text(f"{add} status VARCHAR(16) NOT NULL DEFAULT '{FINISHED}'"))
+    connection.execute(sa.text(f"{add} heartbeat_at {moment}"))
+    # Sessions left open by an older version never beat: the next close_abandoned closes them.
+    connection.execute(
+        sa.update(_sessions).where(_sessions.c.ended_at.is_(None)).values(status=RECORDING)
+    )
+
+
+#: Version N is reached from version N - 1 by ``MIGRATIONS[N]``; version 1 had no version table.
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _add_liveness}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def _create_or_upgrade(engine: sa.Engine) -> None:
+    """Create the tables of a new database, or bring an older one up to ``SCHEMA_VERSION``."""
+    existing = set(sa.inspect(engine).get_table_names())
+    _metadata.create_all(engine, tables=[_schema])
+    with engine.begin() as connection:
+        # A write first, so that this transaction holds the database while it looks and
+        # changes: two processes opening an old database upgrade it once.
+        if connection.execute(sa.update(_schema).values(version=_schema.c.version)).rowcount:
+            version = connection.execute(sa.select(_schema.c.version)).scalar_one()
+        else:  # no version yet: a new database, or one from before versions (version 1)
+            version = 1 if "sessions" in existing else SCHEMA_VERSION
+            connection.execute(sa.insert(_schema).values(version=version))
+        if version > SCHEMA_VERSION:
+            raise SessionStoreError(
+                f"the database's schema is version {version}; this fer_core knows up to "
+                f"{SCHEMA_VERSION}: upgrade fer_core"
+            )
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[step](connection)
+        connection.execute(sa.update(_schema).values(version=SCHEMA_VERSION))
+    _metadata.create_all(engine)
+
+
 def _engine(url: str, busy_timeout_s: float) -> sa.Engine:
     """An engine; a SQLite file in WAL mode, whose writers wait ``busy_timeout_s`` for another."""
     if not url.startswith("sqlite"):
@@ -468,6 +564,7 @@ def _listing(row: Any) -> dict[str, Any]:
         "id": row["id"],
         "name": row["name"],
         "kind": row["kind"],
+        "status": row["status"],
         "started_at": started,
         "ended_at": ended,
         "duration_s": None if ended is None else (ended - started).total_seconds(),

@@ -14,11 +14,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+import streamlit_webrtc
 import streamlit_webrtc.component
 from streamlit.testing.v1 import AppTest
 
@@ -165,6 +167,55 @@ def test_live_page_shows_what_the_worker_analyzed_and_a_worker_death(app):
         assert app.error[0].value.startswith("The analysis stopped: the fer-live-worker process")
         assert "SIGKILL" in app.error[0].value and "START" in app.error[0].value
         assert int(_metrics(app)["Frames analyzed"]) >= 3  # what was analyzed stays shown
+
+
+class FakeWebrtc:
+    """streamlit-webrtc's component as the Live page sees it: playing or not, and the
+    callbacks it would call from its own threads."""
+
+    def __init__(self) -> None:
+        self.playing = False
+        self.options: dict = {}
+
+    def __call__(self, **options):
+        self.options = options
+        return SimpleNamespace(state=SimpleNamespace(playing=self.playing))
+
+
+def test_a_live_stream_is_saved_and_closed_when_its_tab_closes(database, monkeypatch):
+    webrtc = FakeWebrtc()
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", webrtc)
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.run()
+    webrtc.playing = True
+    app.run()  # START
+    assert not app.exception, app.exception
+    session_id = app.session_state["live_session_id"]
+    store = SessionStore(database)
+    assert store.get(session_id).status == "recording"
+    monitor: LiveWorker = app.session_state["live_monitor"]
+    _stream(monitor, lambda: monitor.snapshot().faces_in_view == 2)
+    webrtc.options["on_video_ended"]()  # the tab closes: no rerun of the page follows
+    assert monitor.pid is None
+    session = store.get(session_id)
+    assert session.status == "finished" and session.ended_at is not None
+    summary = monitor.summary()
+    assert session.summary["frames_analyzed"] == summary["frames_analyzed"] >= 3
+    assert len(session.faces) == summary["face_detections"] > 0
+    assert session.timeline["n_frames"].sum() == summary["frames_analyzed"]
+
+
+def test_sessions_whose_server_died_are_shown_as_interrupted(app, database):
+    store = SessionStore(database)
+    lost = store.create("Live before a restart", "live")
+    store.append(lost, summary={"faces_seen": 4})
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE sessions SET heartbeat_at = '2026-01-01 10:00:00'"))
+    _open(app, "sessions")
+    listed = app.dataframe[0].value
+    assert listed["status"].tolist() == ["interrupted"]
+    assert any("This stream was interrupted" in warning.value for warning in app.warning)
+    assert _metrics(app)["Faces seen"] == "4"
 
 
 def test_live_settings_build_a_new_analyzer_between_streams(app):

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+import json
+import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from fractions import Fraction
 
 import av
@@ -14,7 +20,8 @@ from fer_core import analytics
 from fer_core.analyzer import FrameAnalyzer
 from fer_core.faces import UNKNOWN, Face, face_rows
 from fer_core.labels import CLASSES
-from fer_core.live import LiveMonitor, LiveRecord
+from fer_core.live import LiveMonitor, LiveRecord, RecordedStream, SessionRecorder
+from fer_core.sessions import SessionStore
 from fer_core.synthetic import scene
 
 
@@ -283,3 +290,115 @@ def test_the_snapshot_says_how_much_of_the_room_the_figures_stand_for():
     assert (snap.faces_in_view, snap.faces_classified) == (3, 1)
     assert snap.classified_share == pytest.approx(1 / 3)
     assert sum(snap.current.values()) == pytest.approx(1.0)  # from the one face read
+
+
+class Stream(RecordedStream):
+    """A stream as a page holds it: here, only its record (frames are fed by the test)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.record = LiveRecord(CLASSES, history_s=5.0, clock=clock)
+
+
+def _wait_for(condition, what: str, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_a_recorded_stream_is_saved_as_it_goes_and_closed_with_its_whole_summary(tmp_path):
+    store = SessionStore(tmp_path / "sessions.db")
+    clock = FakeClock()
+    stream = Stream(clock)
+    recorder = SessionRecorder(store, every_s=0.05)
+    session_id = recorder.start(stream, "Lecture", {"blur": True})
+    assert store.get(session_id).status == "recording"
+    fed, _ = _feed(stream.record, clock, seconds=12, fps=3)
+    _wait_for(lambda: len(store.get(session_id).faces) == len(fed), "the rows to be saved")
+    assert store.get(session_id).summary["frames_analyzed"] == 36  # the summary so far
+    more, _ = _feed(stream.record, clock, seconds=3, fps=3, seed=1)
+    assert recorder.stop() and recorder.session_id is None
+    session = store.get(session_id)
+    assert session.status == "finished" and session.ended_at is not None
+    assert session.summary == json.loads(json.dumps(stream.summary()))
+    assert session.summary["frames_analyzed"] == 45
+    assert len(session.faces) == len(fed) + len(more)  # every row, once
+    assert session.timeline["n_frames"].sum() == 45
+
+
+def test_a_dropped_stream_is_saved_and_closed_by_its_recorder(tmp_path):
+    store = SessionStore(tmp_path / "sessions.db")
+    clock = FakeClock()
+    stream = Stream(clock)
+    recorder = SessionRecorder(store, every_s=0.05)
+    session_id = recorder.start(stream, "Closed tab")
+    fed, _ = _feed(stream.record, clock, seconds=2, fps=3)
+    del stream  # the page's state went away without STOP
+    gc.collect()
+    _wait_for(lambda: store.get(session_id).status == "finished", "the session to be closed")
+    assert len(store.get(session_id).faces) == len(fed)
+
+
+def test_a_locked_database_delays_saving_and_loses_nothing(tmp_path):
+    path = tmp_path / "sessions.db"
+    store = SessionStore(path, busy_timeout_s=0.01, attempts=1)
+    clock = FakeClock()
+    stream = Stream(clock)
+    recorder = SessionRecorder(store, every_s=0.05)
+    session_id = recorder.start(stream, "Lecture")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # a batch job writing a long video
+    other.execute("DELETE FROM timeline")
+    fed, _ = _feed(stream.record, clock, seconds=20, fps=3)
+    _wait_for(lambda: recorder.error is not None, "a refused write")
+    assert "locked" in recorder.error
+    other.close()
+    _wait_for(lambda: recorder.error is None, "a write to succeed")
+    assert recorder.stop()
+    stored = store.get(session_id).faces
+    assert len(stored) == len(fed) and not stored.duplicated(["frame", "track_id"]).any()
+
+
+RECORD_AND_EXIT = """
+import sys, time
+from fer_core.labels import CLASSES
+from fer_core.live import LiveRecord, RecordedStream, SessionRecorder
+from fer_core.sessions import SessionStore
+
+class Stream(RecordedStream):
+    def __init__(self):
+        self.record = LiveRecord(CLASSES)
+
+stream = Stream()
+recorder = SessionRecorder(SessionStore(sys.argv[1]), every_s=0.05)
+print(recorder.start(stream, "Server"), flush=True)
+for _ in range(5):
+    stream.record.add(stream.record.elapsed(), [], 0)
+    time.sleep(0.05)
+if sys.argv[2] == "crash":
+    time.sleep(60)  # killed meanwhile
+"""
+
+
+def test_a_server_that_exits_closes_its_session_and_one_that_dies_leaves_it_to_others(tmp_path):
+    path = tmp_path / "sessions.db"
+    exited = subprocess.run(
+        [sys.executable, "-c", RECORD_AND_EXIT, str(path), "exit"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    session = SessionStore(path).get(int(exited.stdout))
+    assert session.status == "finished" and session.summary["frames_analyzed"] == 5
+
+    crashing = subprocess.Popen(
+        [sys.executable, "-c", RECORD_AND_EXIT, str(path), "crash"], stdout=subprocess.PIPE
+    )
+    session_id = int(crashing.stdout.readline())
+    store = SessionStore(path)
+    _wait_for(lambda: store.get(session_id).timeline["n_frames"].sum() == 5, "the frames")
+    crashing.kill()
+    crashing.wait()
+    crashing.stdout.close()
+    assert store.close_abandoned() == []  # its heartbeat is fresh: it might be alive
+    assert store.close_abandoned(stale_after_s=0) == [session_id]
+    session = store.get(session_id)
+    assert session.status == "interrupted" and session.summary["frames_analyzed"] == 5

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from fer_core import analytics
 from fer_core.labels import CLASSES
@@ -207,3 +208,80 @@ def test_a_batch_save_is_stored_whole_or_not_at_all(tmp_path):
         store.save("talk.mp4", "video", analytics.timeline(faces), faces)
     other.close()
     assert store.list().empty
+
+
+#: The schema before versions (version 1), as the store created it.
+VERSION_1 = [
+    """CREATE TABLE sessions (id INTEGER NOT NULL, name VARCHAR(200) NOT NULL,
+    kind VARCHAR(16) NOT NULL, started_at DATETIME NOT NULL, ended_at DATETIME,
+    settings JSON NOT NULL, summary JSON, PRIMARY KEY (id))""",
+    """CREATE TABLE timeline (session_id INTEGER NOT NULL, time_s FLOAT NOT NULL,
+    n_frames INTEGER NOT NULL, n_faces INTEGER NOT NULL, n_tracks INTEGER NOT NULL,
+    angry FLOAT, disgust FLOAT, fear FLOAT, happy FLOAT, neutral FLOAT, sad FLOAT,
+    surprise FLOAT, dominant VARCHAR(16), valence FLOAT, PRIMARY KEY (session_id, time_s),
+    FOREIGN KEY(session_id) REFERENCES sessions (id))""",
+    """CREATE TABLE faces (id INTEGER NOT NULL, session_id INTEGER NOT NULL,
+    time_s FLOAT NOT NULL, frame INTEGER NOT NULL, track_id INTEGER NOT NULL,
+    x INTEGER NOT NULL, y INTEGER NOT NULL, w INTEGER NOT NULL, h INTEGER NOT NULL,
+    label VARCHAR(16), confidence FLOAT, angry FLOAT, disgust FLOAT, fear FLOAT, happy FLOAT,
+    neutral FLOAT, sad FLOAT, surprise FLOAT, PRIMARY KEY (id),
+    FOREIGN KEY(session_id) REFERENCES sessions (id))""",
+    "CREATE INDEX ix_faces_session_id ON faces (session_id)",
+    """INSERT INTO sessions VALUES (1, 'Keynote', 'video', '2026-01-02 09:00:00.000000',
+    '2026-01-02 09:10:00.000000', '{}', '{"faces_seen": 3, "dominant": "happy"}')""",
+    """INSERT INTO sessions VALUES (2, 'Lecture', 'live', '2026-01-03 10:00:00.000000',
+    NULL, '{"blur": true}', NULL)""",
+    """INSERT INTO timeline VALUES (2, 0.0, 4, 1, 1, 0.1, 0.1, 0.1, 0.4, 0.1, 0.1, 0.1,
+    'happy', 0.0)""",
+]
+
+
+def test_a_database_of_the_first_schema_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "sessions.db"
+    with sqlite3.connect(path) as old:
+        for statement in VERSION_1:
+            old.execute(statement)
+    old.close()
+    store = SessionStore(path)
+    listed = store.list().set_index("id")
+    assert listed.loc[1, "status"] == "finished" and listed.loc[1, "duration_s"] == 600
+    assert listed.loc[1, "faces_seen"] == 3
+    # Left open by a writer of the old schema, which never beat: its writer is gone.
+    assert listed.loc[2, "status"] == "recording"
+    assert store.close_abandoned() == [2]
+    lecture = store.get(2)
+    assert lecture.status == "interrupted" and lecture.duration_s == 0
+    assert lecture.settings == {"blur": True} and lecture.timeline["n_frames"].tolist() == [4]
+    assert SessionStore(path).list()["status"].tolist() == ["interrupted", "finished"]  # once
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        db.execute("UPDATE schema_version SET version = 3")
+    db.close()
+    with pytest.raises(SessionStoreError, match="version 3"):
+        SessionStore(path)
+
+
+def test_sessions_whose_writer_stopped_beating_are_closed_as_interrupted(store):
+    lost = store.create("Crashed server", "live")
+    alive = store.create("Still streaming", "live")
+    done = store.create("Stopped", "live")
+    store.finish(done, {"faces_seen": 2})
+    store.append(lost, _faces([0.0]), analytics.timeline(_faces([0.0])), {"faces_seen": 1})
+    last_beat = datetime.now(UTC) - timedelta(seconds=90)
+    with store.engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE sessions SET heartbeat_at = :at WHERE id = :id"),
+            {"at": last_beat.replace(tzinfo=None), "id": lost},
+        )
+    store.append(alive)  # a heartbeat
+    assert store.close_abandoned() == [lost]
+    session = store.get(lost)
+    assert session.status == "interrupted" and session.summary == {"faces_seen": 1}
+    assert abs((session.ended_at - last_beat).total_seconds()) < 1e-3  # its last sign of life
+    assert len(session.faces) == 1
+    assert [store.get(alive).status, store.get(done).status] == ["recording", "finished"]
+    assert store.close_abandoned() == []
+    # Its writer was alive after all (the database had been locked): it takes the session back.
+    store.append(lost, _faces([1.0]))
+    session = store.get(lost)
+    assert (session.status, session.ended_at, len(session.faces)) == ("recording", None, 2)

@@ -11,10 +11,9 @@ import charts
 import common
 from fer_core import definitions
 from fer_core.errors import FerCoreError
+from fer_core.live import SessionRecorder
 from fer_core.redaction import mask_credentials
 from fer_core.workers import LiveWorker
-
-SAVE_EVERY_S = 5
 
 st.title("Live audience")
 state = st.session_state
@@ -34,6 +33,17 @@ if not streaming and state.get("live_settings") != settings:
     state["live_settings"] = settings
 monitor: LiveWorker = state["live_monitor"]
 monitor.blur = blur
+# Saves each stream from its own thread, so a stream is saved and closed however it ends.
+if "live_recorder" not in state:
+    state["live_recorder"] = SessionRecorder(common.store())
+recorder: SessionRecorder = state["live_recorder"]
+
+
+def end_stream() -> None:
+    """STOP, a closed tab or a lost connection (streamlit-webrtc's thread): save and close."""
+    monitor.close()
+    recorder.stop()
+
 
 video, figures = st.columns([3, 2])
 with video:
@@ -41,7 +51,7 @@ with video:
         key="live",
         mode=WebRtcMode.SENDRECV,
         video_frame_callback=monitor.callback,
-        on_video_ended=monitor.close,  # STOP, a closed tab or a dropped connection
+        on_video_ended=end_stream,
         media_stream_constraints={"video": True, "audio": False},
         rtc_configuration=common.rtc_configuration(),
         async_processing=True,
@@ -52,28 +62,33 @@ with video:
     )
 
 
-def save_progress(session_id: int) -> None:
-    """Write what is new; rows the database refuses stay in the monitor for the next try."""
-    store = common.store()
-    monitor.save(lambda faces, timeline: store.append(session_id, faces, timeline))
-
-
-# Start and stop come as full reruns (the component's value changes), so the saved session
-# is opened and closed here; the fragment below saves what arrives in between.
+# Start and stop come as full reruns (the component's value changes): the session is opened
+# here; the recorder saves it as it goes and closes it when the stream ends.
 playing = context.state.playing
 if playing and "live_session_id" not in state:
     monitor.start()
-    state["live_last_save"] = 0.0
     started = datetime.now().astimezone()
-    state["live_session_id"] = common.store().create(
-        f"Live {started:%Y-%m-%d %H:%M}", "live", settings.as_dict() | {"blur": blur}
-    )
+    try:
+        state["live_session_id"] = recorder.start(
+            monitor, f"Live {started:%Y-%m-%d %H:%M}", settings.as_dict() | {"blur": blur}
+        )
+    except FerCoreError as error:
+        state["live_session_id"] = None
+        st.error(mask_credentials(f"This stream is not being saved: {error}"))
 elif not playing and "live_session_id" in state:
     monitor.close()
     session_id = state.pop("live_session_id")
-    save_progress(session_id)
-    common.store().finish(session_id, monitor.summary())
-    st.toast(f"Saved as session #{session_id}; see the Sessions page.")
+    saved = recorder.stop()  # at once if the stream's end already closed the session
+    if session_id is not None and saved:
+        st.toast(f"Saved as session #{session_id}; see the Sessions page.")
+    elif session_id is not None:  # it goes on trying; the next stream gets a record of its own
+        state.pop("live_settings", None)
+        st.warning(
+            mask_credentials(
+                f"Session #{session_id} is not fully saved yet ({recorder.error}); "
+                "it is still being tried."
+            )
+        )
 state["live_streaming"] = playing
 
 
@@ -100,14 +115,8 @@ def live_figures() -> None:
     common.timeline_charts(
         snapshot.timeline, "live", "Charts appear once a face has been seen. Press START to begin."
     )
-    session_id = state.get("live_session_id")
-    last_save = state.get("live_last_save", 0.0)
-    if session_id is not None and snapshot.elapsed_s - last_save >= SAVE_EVERY_S:
-        try:
-            save_progress(session_id)
-        except FerCoreError as error:  # e.g. a database locked by another writer
-            st.warning(mask_credentials(f"Not saved yet, trying again shortly: {error}"))
-        state["live_last_save"] = snapshot.elapsed_s
+    if recorder.error is not None:  # e.g. a database locked by another writer
+        st.warning(mask_credentials(f"Not saved yet, trying again: {recorder.error}"))
 
 
 with figures:

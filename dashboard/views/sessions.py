@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import streamlit as st
@@ -9,6 +10,7 @@ import streamlit as st
 import charts
 import common
 from fer_core import definitions
+from fer_core.errors import FerCoreError
 from fer_core.sessions import SessionNotFoundError
 
 COMPARABLE = ["valence", "happy", "neutral", "sad", "surprise", "angry", "fear", "disgust"]
@@ -16,6 +18,10 @@ COMPARABLE += ["n_faces"]
 
 st.title("Sessions")
 store = common.store()
+# Sessions whose server stopped mid-stream, and so never closed them; if the database is
+# busy, a later visit closes them.
+with contextlib.suppress(FerCoreError):
+    store.close_abandoned()
 listing = store.list()
 if listing.empty:
     st.info("No sessions yet. A live run or an analyzed video is saved here automatically.")
@@ -43,6 +49,11 @@ with opened:
         st.warning("That session no longer exists.")
         st.stop()
     summary = session.summary or {}
+    if session.status == "interrupted":
+        st.warning(
+            "This stream was interrupted: its server stopped before closing it. It holds "
+            "what was saved until then (every few seconds)."
+        )
     duration, seen, mood = st.columns(3)
     duration.metric(
         "Duration", "in progress" if session.duration_s is None else f"{session.duration_s:.0f} s"
