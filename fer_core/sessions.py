@@ -2,8 +2,13 @@
 
 A session is its metadata (name, kind, start, end, settings, summary), its per-second
 timeline and, optionally, its per-face rows. Only these numbers are stored, never frames or
-face crops. SQLite is the default (one file, nothing to run); any database SQLAlchemy speaks
-to works through a URL such as ``postgresql+psycopg://user@host/db``.
+face crops. A live stream stores at most one per-face row per track and second (see
+``fer_core.live``), so a long session stays small; a video stores every row. Opening a
+session for a page (``get(..., faces=False)``) reads only its summary and timeline, and the
+per-face rows are read in chunks (``faces_chunks``, ``write_json``, ``write_faces_csv``), so a
+session of millions of rows is never held in memory whole. SQLite is the default (one file,
+nothing to run); any database SQLAlchemy speaks to works through a URL such as
+``postgresql+psycopg://user@host/db``.
 
 Live runs are written as they go (``create``, then ``append``, then ``finish``). A session's
 ``status`` is ``recording`` until it is finished, and every append is a heartbeat: a session
@@ -22,11 +27,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -44,6 +49,7 @@ RECORDING, FINISHED, INTERRUPTED = "recording", "finished", "interrupted"
 STALE_AFTER_S = 60.0  # a heartbeat older than this: the session's writer is gone
 BUSY_TIMEOUT_S = 15.0  # how long one write waits for another process's to finish
 WRITE_ATTEMPTS = 3  # tries of a write that finds the database locked or unreachable
+CHUNK_ROWS = 50_000  # per-face rows read at once when a session is exported
 _T = TypeVar("_T")
 
 _metadata = sa.MetaData()
@@ -77,7 +83,7 @@ _faces = sa.Table(
     "faces",
     _metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False, index=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False),
     sa.Column("time_s", sa.Float, nullable=False),
     sa.Column("frame", sa.Integer, nullable=False),
     sa.Column("track_id", sa.Integer, nullable=False),
@@ -85,6 +91,10 @@ _faces = sa.Table(
     sa.Column("label", sa.String(16)),
     sa.Column("confidence", sa.Float),
     *(sa.Column(name, sa.Float) for name in CLASSES),
+)
+# A session's rows in the order they are read and exported: no sort of millions of rows.
+_faces_index = sa.Index(
+    "ix_faces_session_time", _faces.c.session_id, _faces.c.time_s, _faces.c.track_id
 )
 
 
@@ -108,7 +118,8 @@ class Session:
     settings: dict[str, Any]
     summary: dict[str, Any] | None
     timeline: pd.DataFrame = field(repr=False)
-    faces: pd.DataFrame = field(repr=False)
+    #: None when opened without them (``SessionStore.get(..., faces=False)``).
+    faces: pd.DataFrame | None = field(repr=False)
     #: ``recording``, ``finished``, or ``interrupted`` (its writer stopped without finishing).
     status: str = FINISHED
 
@@ -119,7 +130,8 @@ class Session:
         return (self.ended_at - self.started_at).total_seconds()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready export: metadata, summary, timeline and faces as lists of records."""
+        """JSON-ready export: metadata, summary, timeline and faces as lists of records
+        (none if the faces were not read)."""
         return {
             "id": self.id,
             "name": self.name,
@@ -130,7 +142,7 @@ class Session:
             "settings": self.settings,
             "summary": self.summary,
             "timeline": _records(self.timeline),
-            "faces": _records(self.faces),
+            "faces": [] if self.faces is None else _records(self.faces),
         }
 
 
@@ -355,8 +367,9 @@ class SessionStore:
         table = pd.DataFrame([_listing(row) for row in rows], columns=columns)
         return table.astype({"id": int, "seconds": int})
 
-    def get(self, session_id: int) -> Session:
-        """The whole session: metadata, summary, timeline and faces."""
+    def get(self, session_id: int, faces: bool = True) -> Session:
+        """The session: metadata, summary, timeline and, unless ``faces`` is False, its
+        per-face rows (millions for a long video: a page opens it without them)."""
         with self.engine.connect() as connection:
             row = (
                 connection.execute(sa.select(_sessions).where(_sessions.c.id == session_id))
@@ -371,12 +384,7 @@ class SessionStore:
                 .order_by(_timeline.c.time_s),
                 connection,
             )
-            faces = pd.read_sql(
-                sa.select(*(_faces.c[name] for name in FACE_COLUMNS))
-                .where(_faces.c.session_id == session_id)
-                .order_by(_faces.c.time_s, _faces.c.track_id),
-                connection,
-            )
+            table = pd.read_sql(_faces_query(session_id), connection) if faces else None
         timeline = timeline.astype({name: float for name in (*CLASSES, "valence")})
         return Session(
             id=row["id"],
@@ -387,7 +395,7 @@ class SessionStore:
             settings=row["settings"] or {},
             summary=row["summary"],
             timeline=timeline.astype({"dominant": object}),
-            faces=faces,
+            faces=table,
             status=row["status"],
         )
 
@@ -413,8 +421,32 @@ class SessionStore:
         self._write(work)
 
     def export(self, session_id: int) -> dict[str, Any]:
-        """A session as a JSON-ready dict."""
+        """A session as a JSON-ready dict; ``write_json`` writes a long one in bounded memory."""
         return self.get(session_id).to_dict()
+
+    def faces_chunks(self, session_id: int, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+        """A session's per-face rows (``FACE_COLUMNS``), in time order, ``chunk_rows`` at a time."""
+        self._require(session_id)
+        with self.engine.connect() as connection:
+            yield from pd.read_sql(_faces_query(session_id), connection, chunksize=chunk_rows)
+
+    def write_json(self, session_id: int, out: TextIO, chunk_rows: int = CHUNK_ROWS) -> None:
+        """Write ``export(session_id)`` as JSON to ``out``, the faces a chunk at a time."""
+        head = json.dumps({**self.get(session_id, faces=False).to_dict(), "faces": None})
+        out.write(head[: -len("null}")] + "[")
+        first = True
+        for chunk in self.faces_chunks(session_id, chunk_rows):
+            records = chunk.to_json(orient="records")[1:-1]
+            if records:
+                out.write(records if first else "," + records)
+                first = False
+        out.write("]}")
+
+    def write_faces_csv(self, session_id: int, out: TextIO, chunk_rows: int = CHUNK_ROWS) -> None:
+        """Write a session's per-face rows as CSV to ``out``, a chunk at a time."""
+        out.write(",".join(FACE_COLUMNS) + "\n")
+        for chunk in self.faces_chunks(session_id, chunk_rows):
+            chunk.to_csv(out, header=False, index=False)
 
     def compare(self, session_ids: list[int], column: str = "valence") -> pd.DataFrame:
         """Long table (``session``, ``time_s``, ``column``) of several sessions, for one chart.
@@ -425,7 +457,7 @@ class SessionStore:
             raise ValueError(f"cannot compare on {column!r}")
         parts = []
         for session_id in session_ids:
-            session = self.get(session_id)
+            session = self.get(session_id, faces=False)
             label = f"{session.name} (#{session.id})"
             parts.append(session.timeline[["time_s", column]].assign(session=label))
         if not parts:
@@ -487,8 +519,15 @@ def _add_liveness(connection: sa.Connection) -> None:
     )
 
 
+def _index_faces_by_time(connection: sa.Connection) -> None:
+    """Version 3: faces indexed by (session, time, track), which also serves what the index on
+    the session alone did: exports read a session's rows in order without sorting them."""
+    connection.execute(sa.text("DROP INDEX IF EXISTS ix_faces_session_id"))
+    _faces_index.create(connection)
+
+
 #: Version N is reached from version N - 1 by ``MIGRATIONS[N]``; version 1 had no version table.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _add_liveness}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _add_liveness, 3: _index_faces_by_time}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -543,6 +582,15 @@ def _insert_timeline(
         )
     )
     connection.execute(sa.insert(_timeline), rows)
+
+
+def _faces_query(session_id: int) -> sa.Select:
+    """A session's per-face rows in time order, as the index keeps them."""
+    return (
+        sa.select(*(_faces.c[name] for name in FACE_COLUMNS))
+        .where(_faces.c.session_id == session_id)
+        .order_by(_faces.c.time_s, _faces.c.track_id)
+    )
 
 
 def _rows(table: pd.DataFrame, session_id: int) -> list[dict[str, Any]]:

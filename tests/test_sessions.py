@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import threading
@@ -254,11 +255,90 @@ def test_a_database_of_the_first_schema_is_upgraded_in_place(tmp_path):
     assert lecture.settings == {"blur": True} and lecture.timeline["n_frames"].tolist() == [4]
     assert SessionStore(path).list()["status"].tolist() == ["interrupted", "finished"]  # once
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
-        db.execute("UPDATE schema_version SET version = 3")
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+        db.execute("UPDATE schema_version SET version = 4")
     db.close()
-    with pytest.raises(SessionStoreError, match="version 3"):
+    with pytest.raises(SessionStoreError, match="version 4"):
         SessionStore(path)
+
+
+#: Version 2: a session's status and heartbeat; faces indexed by session alone.
+VERSION_2 = [
+    *VERSION_1,
+    "ALTER TABLE sessions ADD COLUMN status VARCHAR(16) NOT NULL DEFAULT 'finished'",
+    "ALTER TABLE sessions ADD COLUMN heartbeat_at DATETIME",
+    "UPDATE sessions SET status = 'recording' WHERE ended_at IS NULL",
+    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+    "INSERT INTO schema_version VALUES (2)",
+    """INSERT INTO faces VALUES (1, 2, 0.5, 3, 7, 10, 20, 64, 64, 'happy', 0.4,
+    0.1, 0.1, 0.1, 0.4, 0.1, 0.1, 0.1)""",
+    """INSERT INTO faces VALUES (2, 2, 0.25, 2, 7, 10, 20, 64, 64, 'happy', 0.4,
+    0.1, 0.1, 0.1, 0.4, 0.1, 0.1, 0.1)""",
+]
+
+
+def _indexes(path) -> dict[str, list[str]]:
+    with sqlite3.connect(path) as db:
+        names = [row[1] for row in db.execute("PRAGMA index_list(faces)")]
+        found = {
+            name: [row[2] for row in db.execute(f"PRAGMA index_info({name})")] for name in names
+        }
+    db.close()
+    return found
+
+
+def test_a_database_of_the_second_schema_gets_faces_indexed_by_time(tmp_path):
+    path = tmp_path / "sessions.db"
+    with sqlite3.connect(path) as old:
+        for statement in VERSION_2:
+            old.execute(statement)
+    old.close()
+    assert _indexes(path) == {"ix_faces_session_id": ["session_id"]}
+    store = SessionStore(path)
+    assert _indexes(path) == {"ix_faces_session_time": ["session_id", "time_s", "track_id"]}
+    lecture = store.get(2)
+    assert lecture.status == "recording" and lecture.faces["time_s"].tolist() == [0.25, 0.5]
+    assert _indexes(tmp_path / "new.db") == {}  # no file yet
+    SessionStore(tmp_path / "new.db")
+    assert _indexes(tmp_path / "new.db") == _indexes(path)  # a new database: the same index
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+    db.close()
+
+
+def test_a_session_opens_without_its_faces_and_exports_them_in_chunks(store):
+    faces = pd.concat([_faces([0.0, 0.5, 1.0, 2.5]), _faces([0.0, 1.5], seed=2)])
+    faces["track_id"] = [1, 1, 1, 1, 2, 2]
+    faces = faces.sort_values(["time_s", "track_id"], ignore_index=True)
+    frame_times = [0.0, 0.5, 1.0, 1.5, 2.5, 3.0]
+    timeline = analytics.timeline(faces, frame_times)
+    session_id = store.save("x", "video", timeline, faces, analytics.summarize(faces, frame_times))
+    opened = store.get(session_id, faces=False)
+    assert opened.faces is None
+    pd.testing.assert_frame_equal(opened.timeline, store.get(session_id).timeline)
+    chunks = list(store.faces_chunks(session_id, chunk_rows=4))
+    assert [len(chunk) for chunk in chunks] == [4, 2]
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), faces, check_dtype=False)
+
+    written = io.StringIO()
+    store.write_json(session_id, written, chunk_rows=4)
+    assert json.loads(written.getvalue()) == json.loads(json.dumps(store.export(session_id)))
+    written = io.StringIO()
+    store.write_faces_csv(session_id, written, chunk_rows=4)
+    read = pd.read_csv(io.StringIO(written.getvalue()))
+    pd.testing.assert_frame_equal(read, faces, check_dtype=False)
+
+    empty = store.save("nobody", "video", analytics.timeline(faces.iloc[:0], [0.0]))
+    written = io.StringIO()
+    store.write_json(empty, written)
+    assert json.loads(written.getvalue())["faces"] == []
+    written = io.StringIO()
+    store.write_faces_csv(empty, written)
+    assert pd.read_csv(io.StringIO(written.getvalue())).columns.tolist() == list(
+        analytics.FACE_COLUMNS
+    )
+    with pytest.raises(SessionNotFoundError):
+        store.write_json(99, io.StringIO())
 
 
 def test_sessions_whose_writer_stopped_beating_are_closed_as_interrupted(store):
