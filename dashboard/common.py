@@ -12,10 +12,13 @@ Configuration comes from ``.streamlit/secrets.toml`` (or the environment):
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import pandas as pd
 import streamlit as st
@@ -147,3 +150,20 @@ def timeline_charts(timeline: pd.DataFrame, key: str, empty: str) -> None:
     st.plotly_chart(charts.emotions_over_time(timeline), key=f"{key}_area")
     rolled = analytics.rolling(timeline.dropna(subset=["valence"]), window_s=10)
     st.plotly_chart(charts.valence_line(timeline, rolled), key=f"{key}_valence")
+
+
+def streamed_download(write: Callable[[int, TextIO], None], session_id: int) -> Callable[[], bytes]:
+    """A download's contents, for ``st.download_button`` to build only when clicked: ``write``
+    streams the session to a temporary file a chunk of rows at a time, rather than building
+    the whole text in memory first."""
+
+    def build() -> bytes:
+        with tempfile.TemporaryFile() as file:
+            text = io.TextIOWrapper(file, encoding="utf-8", newline="")
+            write(session_id, text)
+            text.flush()
+            text.detach()  # the file, not the wrapper, is closed
+            file.seek(0)
+            return file.read()
+
+    return build

@@ -6,6 +6,7 @@ Analysis runs in worker processes; ``test_the_server_process_never_imports_tenso
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -201,7 +202,10 @@ def test_a_live_stream_is_saved_and_closed_when_its_tab_closes(database, monkeyp
     assert session.status == "finished" and session.ended_at is not None
     summary = monitor.summary()
     assert session.summary["frames_analyzed"] == summary["frames_analyzed"] >= 3
-    assert len(session.faces) == summary["face_detections"] > 0
+    # Each person's first reading in each second; the summary counts every one.
+    assert 0 < len(session.faces) <= summary["face_detections"]
+    seconds = session.faces.assign(second=session.faces["time_s"] // 1)
+    assert not seconds.duplicated(["track_id", "second"]).any()
     assert session.timeline["n_frames"].sum() == summary["frames_analyzed"]
 
 
@@ -291,7 +295,12 @@ def test_a_corrupt_upload_gives_a_clear_message(app, database):
     assert SessionStore(database).list().empty
 
 
-def test_sessions_open_rename_export_compare_delete(app, database):
+def test_sessions_open_rename_export_compare_delete(app, database, monkeypatch):
+    opened = []
+    get = SessionStore.get
+    monkeypatch.setattr(
+        SessionStore, "get", lambda store, *args, **kw: opened.append(kw) or get(store, *args, **kw)
+    )
     _open(app, "sessions")
     assert "No sessions yet" in app.info[0].value
     first = _save_session(database, "Morning", 4)
@@ -303,10 +312,9 @@ def test_sessions_open_rename_export_compare_delete(app, database):
     session_box = next(box for box in app.selectbox if box.label == "Session")
     session_box.set_value(first).run()
     assert _metrics(app)["Faces seen"] == "1"
-    exported = next(
-        button for button in app.get("download_button") if button.proto.label == "Export JSON"
-    )
-    assert exported is not None
+    downloads = [button.proto.label for button in app.get("download_button")]
+    assert downloads == ["Export JSON", "Per-second CSV", "Per-face CSV"]
+    assert opened and all(kw == {"faces": False} for kw in opened)  # per-face rows: on export
     app.text_input[0].set_value("Morning keynote")
     next(button for button in app.button if button.label == "Rename").click().run()
     assert SessionStore(database).get(first).name == "Morning keynote"
@@ -323,6 +331,25 @@ def test_sessions_open_rename_export_compare_delete(app, database):
     next(button for button in app.button if button.label == "Delete session").click().run()
     assert SessionStore(database).list()["id"].tolist() == [first]
     assert json.loads(json.dumps(SessionStore(database).export(first)))["name"] == "Morning keynote"
+
+
+def test_an_export_is_built_when_downloaded_from_rows_streamed_to_a_file(database, monkeypatch):
+    monkeypatch.syspath_prepend(str(APP.parent))
+    import common
+
+    session_id = _save_session(database, "Morning", 5)
+    store = SessionStore(database)
+    chunks = []
+    faces_chunks = store.faces_chunks
+    monkeypatch.setattr(
+        store, "faces_chunks", lambda *args: chunks.append(args) or faces_chunks(*args)
+    )
+    build = common.streamed_download(store.write_json, session_id)
+    assert chunks == []  # nothing read until the download is clicked
+    assert json.loads(build()) == json.loads(json.dumps(store.export(session_id)))
+    faces = common.streamed_download(store.write_faces_csv, session_id)()
+    table = pd.read_csv(io.BytesIO(faces))
+    assert table["time_s"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0] and len(chunks) == 2
 
 
 def test_model_page_shows_the_shipped_figures(app):

@@ -125,15 +125,16 @@ def test_save_hands_over_each_row_once_and_the_touched_buckets(analyzer):
     monitor.reset()
     written = []
     _run(monitor, clock, seconds=1.5, fps=4, faces=1)
-    # The face is a person from the second search (1 s) on: rows at 1.0 and 1.25 s.
-    assert monitor.save(lambda faces, timeline: written.append((faces, timeline))) == 2
+    # The face is a person from the second search (1 s) on: rows at 1.0 and 1.25 s, of
+    # which the store keeps the track's first in second 1.
+    assert monitor.save(lambda faces, timeline: written.append((faces, timeline))) == 1
     faces, timeline = written[-1]
-    assert len(faces) == 2 and timeline["time_s"].tolist() == [0.0, 1.0]
+    assert faces["time_s"].tolist() == [1.0] and timeline["time_s"].tolist() == [0.0, 1.0]
+    assert timeline["n_frames"].tolist() == [4, 2]
     _run(monitor, clock, seconds=1.0, fps=4, faces=1)  # frames at 1.5 .. 2.25
     monitor.save(lambda faces, timeline: written.append((faces, timeline)))
     faces, timeline = written[-1]
-    assert len(faces) == 4
-    assert faces["time_s"].min() == pytest.approx(1.5)
+    assert faces["time_s"].tolist() == [2.0]  # second 1's was saved before
     # bucket 1 grew, so it is handed over again, whole
     assert timeline["time_s"].tolist() == [1.0, 2.0]
     assert timeline["n_frames"].tolist() == [4, 2]
@@ -179,6 +180,27 @@ def _feed(record: LiveRecord, clock: FakeClock, seconds: float, fps: float, seed
         for row in face_rows(faces, CLASSES, time_s, index)
     ]
     return pd.DataFrame(rows, columns=list(analytics.FACE_COLUMNS)), frame_times
+
+
+def _kept(rows: pd.DataFrame) -> pd.DataFrame:
+    """What a live session stores of ``rows``: each track's first row in each second."""
+    second = np.floor(rows["time_s"].to_numpy() + 1e-9)
+    return rows[~rows.assign(second=second).duplicated(["track_id", "second"])]
+
+
+def test_a_long_stream_stores_one_row_per_track_and_second_and_counts_every_one():
+    clock = FakeClock()
+    record = LiveRecord(CLASSES, clock=clock)
+    fed, frame_times = _feed(record, clock, seconds=60, fps=15)
+    saved = []
+    record.save(lambda faces, timeline: saved.append((faces, timeline)))
+    faces, timeline = saved[0]
+    pd.testing.assert_frame_equal(faces, _kept(fed).reset_index(drop=True), check_dtype=False)
+    assert len(faces) <= 8 * 60 < len(fed) / 4  # at most one per person (8) and second
+    # The timeline and the summary stand for every row, not only those kept.
+    expected = analytics.timeline(fed, frame_times)
+    pd.testing.assert_frame_equal(timeline, expected, check_dtype=False)
+    _assert_same_summary(record.summary(), analytics.summarize(fed, frame_times))
 
 
 def _assert_same_summary(summary: dict, expected: dict) -> None:
@@ -240,24 +262,33 @@ def test_rows_a_failed_save_could_not_write_are_written_by_the_next_once():
     store = Refusing()
     store.refuse = False
     first, frame_times = _feed(record, clock, seconds=3.5, fps=3, seed=1)  # 0 .. 3.0 s
-    assert record.save(store) == len(first)
+    assert record.save(store) == len(_kept(first))
     store.refuse = True
+    fed = [first]
     for seed in range(4):  # 20 s of refusals: longer than the record's history
-        frame_times += _feed(record, clock, seconds=5, fps=3, seed=seed)[1]
+        rows, times = _feed(record, clock, seconds=5, fps=3, seed=seed)
+        fed.append(rows)
+        frame_times += times
         with pytest.raises(OSError, match="locked"):
             record.save(store)
     store.refuse = False
     assert record.save(store) > 0
     assert record.save(store) == 0  # nothing twice
     stored = pd.concat(store.faces, ignore_index=True)
-    assert len(stored) == record.summary()["face_detections"]
-    assert not stored.duplicated(["frame", "track_id"]).any()
-    assert stored["frame"].is_monotonic_increasing and stored["frame"].max() == 69
+    everything = pd.concat(fed, ignore_index=True)
+    assert len(everything) == record.summary()["face_detections"]
+    # Frames count on across feeds in the record, not in _feed: compare times and tracks.
+    kept = _kept(everything)[["time_s", "track_id"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(stored[["time_s", "track_id"]], kept)
+    assert (
+        stored["frame"].is_monotonic_increasing
+        and not stored.duplicated(["frame", "track_id"]).any()
+    )
     # Every second is stored whole, also second 3, which the first save caught at one frame.
     timeline = pd.DataFrame(sorted(store.timeline.values(), key=lambda row: row["time_s"]))
     assert timeline["time_s"].tolist() == [float(t) for t in range(24)]
     assert timeline["n_frames"].tolist() == [3] * 23 + [1]
-    expected = analytics.timeline(stored, frame_times)
+    expected = analytics.timeline(everything, frame_times)
     assert timeline["n_faces"].tolist() == expected["n_faces"].tolist()
     assert np.allclose(timeline["valence"], expected["valence"], equal_nan=True)
 
@@ -314,7 +345,7 @@ def test_a_recorded_stream_is_saved_as_it_goes_and_closed_with_its_whole_summary
     session_id = recorder.start(stream, "Lecture", {"blur": True})
     assert store.get(session_id).status == "recording"
     fed, _ = _feed(stream.record, clock, seconds=12, fps=3)
-    _wait_for(lambda: len(store.get(session_id).faces) == len(fed), "the rows to be saved")
+    _wait_for(lambda: len(store.get(session_id).faces) == len(_kept(fed)), "the rows to be saved")
     assert store.get(session_id).summary["frames_analyzed"] == 36  # the summary so far
     more, _ = _feed(stream.record, clock, seconds=3, fps=3, seed=1)
     assert recorder.stop() and recorder.session_id is None
@@ -322,7 +353,7 @@ def test_a_recorded_stream_is_saved_as_it_goes_and_closed_with_its_whole_summary
     assert session.status == "finished" and session.ended_at is not None
     assert session.summary == json.loads(json.dumps(stream.summary()))
     assert session.summary["frames_analyzed"] == 45
-    assert len(session.faces) == len(fed) + len(more)  # every row, once
+    assert len(session.faces) == len(_kept(fed)) + len(_kept(more))  # each kept row, once
     assert session.timeline["n_frames"].sum() == 45
 
 
@@ -336,7 +367,7 @@ def test_a_dropped_stream_is_saved_and_closed_by_its_recorder(tmp_path):
     del stream  # the page's state went away without STOP
     gc.collect()
     _wait_for(lambda: store.get(session_id).status == "finished", "the session to be closed")
-    assert len(store.get(session_id).faces) == len(fed)
+    assert len(store.get(session_id).faces) == len(_kept(fed))
 
 
 def test_a_locked_database_delays_saving_and_loses_nothing(tmp_path):
@@ -356,7 +387,7 @@ def test_a_locked_database_delays_saving_and_loses_nothing(tmp_path):
     _wait_for(lambda: recorder.error is None, "a write to succeed")
     assert recorder.stop()
     stored = store.get(session_id).faces
-    assert len(stored) == len(fed) and not stored.duplicated(["frame", "track_id"]).any()
+    assert len(stored) == len(_kept(fed)) and not stored.duplicated(["frame", "track_id"]).any()
 
 
 RECORD_AND_EXIT = """

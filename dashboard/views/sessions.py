@@ -1,9 +1,13 @@
-"""Sessions: every live run and analyzed video, to open, rename, delete, export and compare."""
+"""Sessions: every live run and analyzed video, to open, rename, delete, export and compare.
+
+A session opens with its summary and per-second timeline only: a long one has hundreds of
+thousands of per-face rows, which are read only when an export is downloaded.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import json
+from functools import partial
 
 import streamlit as st
 
@@ -15,6 +19,7 @@ from fer_core.sessions import SessionNotFoundError
 
 COMPARABLE = ["valence", "happy", "neutral", "sad", "surprise", "angry", "fear", "disgust"]
 COMPARABLE += ["n_faces"]
+
 
 st.title("Sessions")
 store = common.store()
@@ -44,7 +49,7 @@ opened, compared = st.tabs(["Open", "Compare"])
 with opened:
     session_id = st.selectbox("Session", list(labels), format_func=labels.get)
     try:
-        session = store.get(session_id)
+        session = store.get(session_id, faces=False)
     except SessionNotFoundError:  # deleted in another tab
         st.warning("That session no longer exists.")
         st.stop()
@@ -68,15 +73,26 @@ with opened:
     exports = st.columns(3)
     exports[0].download_button(
         "Export JSON",
-        json.dumps(session.to_dict(), indent=2),
+        common.streamed_download(store.write_json, session.id),
         f"session-{session.id}.json",
         "application/json",
+        on_click="ignore",
     )
     exports[1].download_button(
-        "Per-second CSV", timeline.to_csv(index=False), f"session-{session.id}-timeline.csv"
+        "Per-second CSV",
+        partial(timeline.to_csv, index=False),
+        f"session-{session.id}-timeline.csv",
+        "text/csv",
+        on_click="ignore",
     )
     exports[2].download_button(
-        "Per-face CSV", session.faces.to_csv(index=False), f"session-{session.id}-faces.csv"
+        "Per-face CSV",
+        common.streamed_download(store.write_faces_csv, session.id),
+        f"session-{session.id}-faces.csv",
+        "text/csv",
+        on_click="ignore",
+        help="A live session keeps each person's first reading in each second; a video, every "
+        "analyzed frame's.",
     )
 
     with st.form("rename"):
