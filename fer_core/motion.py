@@ -72,3 +72,9 @@ class FlowTracker:
         if scale < 1.0:
             frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), scale
+
+
+def widen(boxes: np.ndarray, by: np.ndarray) -> np.ndarray:
+    """``x, y, w, h`` boxes grown by ``by`` pixels (one value per box) on every side."""
+    by = np.asarray(by, np.float64).reshape(-1, 1)
+    return np.asarray(boxes, np.float64).reshape(-1, 4) + np.hstack([-by, -by, 2 * by, 2 * by])

@@ -18,9 +18,9 @@ import av
 import numpy as np
 import pytest
 
-from fer_core.detection import make_detector
+from fer_core.detection import HaarFaceDetector, make_detector
 from fer_core.labels import CLASSES
-from fer_core.synthetic import scene
+from fer_core.synthetic import Walker, people_scene, scene
 from fer_core.workers import LiveWorker
 
 DEADLINE_S = 300  # loading TensorFlow and the model on two shared cores can be slow
@@ -128,6 +128,34 @@ def test_only_the_newest_frame_waits_while_the_worker_is_busy():
         _, timeline = worker.unsaved()
         analyzed = timeline.loc[timeline["n_frames"] > 0, "time_s"].tolist()
         assert analyzed == [0.0, 3.0]  # frames 1 and 2 were never queued
+
+
+def test_blur_hides_every_face_in_every_returned_frame():
+    # A face crosses a 640x360 frame and back in 4 s (9 px a frame). Frames go back blurred
+    # whole while the model loads; then the worker analyzes some frames and the others go back
+    # at once: every one must be blurred where the face is now, not where it was analyzed.
+    walker = Walker((60, 150), (580, 150), face_px=80)
+    haar = HaarFaceDetector(min_neighbors=3, min_size=24)  # more eager than its default 5
+    clock = FakeClock()
+    frames = faces_in = faces_out = sharp_floor = 0
+    with LiveWorker({"smoothing_s": 0}, blur=True, clock=clock) as worker:
+        deadline = time.monotonic() + DEADLINE_S
+        while worker.snapshot().frames < 20:
+            assert worker.status != "failed", worker.error
+            assert time.monotonic() < deadline, "still waiting for 20 analyzed frames"
+            walked = (frames / CAMERA_FPS) % 4.0
+            image, _ = people_scene([walker], min(walked, 4.0 - walked), 2.0, 640, 360)
+            out = worker.callback(av.VideoFrame.from_ndarray(image, format="bgr24"))
+            out = out.to_ndarray(format="bgr24")
+            faces_in += len(haar.detect(image)) > 0
+            faces_out += len(haar.detect(out))
+            sharp_floor += np.array_equal(image[320:], out[320:])  # below the face
+            frames += 1
+            clock.now += 1 / CAMERA_FPS
+            time.sleep(1 / CAMERA_FPS)
+    assert faces_in == frames  # unblurred, the face shows in every frame
+    assert faces_out == 0
+    assert sharp_floor >= 10  # once analyzed, blurred where the face is, not whole
 
 
 def test_a_worker_that_dies_is_reported_and_the_stream_keeps_flowing():

@@ -4,9 +4,13 @@ The calling process (the web server) keeps the stream's ``LiveRecord`` and draws
 the worker builds the ``FrameAnalyzer`` from keyword arguments, so TensorFlow loads there and a
 crash in the model ends only the worker. The worker analyzes one frame at a time. While it is
 busy only the newest frame waits for it; the others go back at once, drawn with the last
-known faces, so no backlog builds and the video keeps the camera's frame rate. With ``blur`` on,
-frames that cannot be analyzed (the model still loading, or the worker dead) go back blurred
-whole, so the promise of blurred faces holds.
+known faces, so no backlog builds and the video keeps the camera's frame rate.
+
+With ``blur`` on, every frame goes back with every face blurred, though none is drawn after
+its own analysis: the worker also searches each frame it analyzes for every face (a newcomer
+the tracks do not know yet), and the calling process carries those boxes into each frame it
+returns by optical flow, widened by how far they moved. Until such boxes are known (the model
+still loading, blur just turned on, the worker dead) frames go back blurred whole.
 
 Faces come back with their probabilities in ``fer_core.labels.CLASSES`` order, whatever the
 model's own order. The worker starts with ``start`` (a new stream) and ends with ``close``
@@ -31,10 +35,13 @@ import numpy as np
 from fer_core.faces import FaceAnnotator
 from fer_core.labels import CLASSES
 from fer_core.live import LiveRecord, RecordedStream, replace_image
+from fer_core.motion import FlowTracker, widen
 from fer_core.workers.process import WorkerError, WorkerProcess
 
 Status = Literal["stopped", "starting", "running", "failed"]
-BLUR_CELL_PX = 24  # with blur on and no analysis, the frame is shown as cells this large
+# With blur on and no boxes to blur by, the frame is shown as this many cells across its
+# shorter side, smoothed: 24 px cells still let OpenCV's Haar cascade find an 80 px face.
+BLUR_WHOLE_CELLS = 8
 
 
 class LiveWorker(RecordedStream):
@@ -65,6 +72,12 @@ class LiveWorker(RecordedStream):
         self._busy = False  # a frame is with the worker
         self._waiting: tuple[float, np.ndarray] | None = None  # the newest frame since
         self._generation = 0  # bumped by start and reset; older results are dropped
+        self._sent: np.ndarray | None = None  # the frame with the worker
+        # With blur on: every face box of the last analyzed frame, and where flow has carried
+        # them since (into the frame ``_flow`` remembers).
+        self._cover: np.ndarray | None = None
+        self._carried: np.ndarray | None = None
+        self._flow = FlowTracker()
 
     def __enter__(self) -> LiveWorker:
         self.start()
@@ -105,6 +118,7 @@ class LiveWorker(RecordedStream):
             self._status, self._error = "starting", None
             self._busy, self._waiting = False, None
             self._generation += 1
+            self._cover = self._carried = None
         # If the page drops this object without closing it, the worker still ends.
         self._finalizer = weakref.finalize(self, worker.stop)
         listener.start()
@@ -128,12 +142,15 @@ class LiveWorker(RecordedStream):
     def callback(self, frame: av.VideoFrame) -> av.VideoFrame:
         """streamlit-webrtc's ``video_frame_callback``; never waits for the model."""
         image = frame.to_ndarray(format="bgr24")
-        if not self._offer(image):  # no faces to draw, nor to blur by
-            return replace_image(frame, _blur_whole(image)) if self.blur else frame
-        faces = self.record.last_faces
-        if not faces:
+        blur = self.blur
+        offered = self._offer(image, blur)
+        cover = self._carry(image) if offered and blur else None
+        if blur and cover is None:  # no boxes to blur by
+            return replace_image(frame, _blur_whole(image))
+        faces = self.record.last_faces if offered else []
+        if not faces and not blur:
             return frame
-        return replace_image(frame, self._annotator.annotate(image, faces, blur=self.blur))
+        return replace_image(frame, self._annotator.annotate(image, faces, blur, cover))
 
     def reset(self) -> None:
         """Forget everything: a new stream starts (the worker's analyzer resets before its
@@ -141,23 +158,35 @@ class LiveWorker(RecordedStream):
         with self._lock:
             self._generation += 1
             self._waiting = None
+            self._cover = self._carried = None
             self.record.reset()
 
-    def _offer(self, image: np.ndarray) -> bool:
+    def _offer(self, image: np.ndarray, blur: bool) -> bool:
         """Hand ``image`` to the worker if it is free, else keep it as the newest waiting;
-        False when no worker is running to take it."""
+        False when no worker is running to take it. With ``blur`` the worker also searches it
+        for every face to blur."""
         with self._lock:
             if self._status != "running":
                 return False
             elapsed = self.record.elapsed()
             if self._busy:
-                self._waiting = (elapsed, image)
+                self._waiting = (elapsed, image, blur)
                 return True
-            self._busy = True
-            message = (self._generation, elapsed, image)
+            self._busy, self._sent = True, image
+            message = (self._generation, elapsed, image, blur)
             worker = self._worker
         worker.send(message)  # a dead worker is reported by the listener
         return True
+
+    def _carry(self, image: np.ndarray) -> np.ndarray | None:
+        """The last analyzed frame's face boxes moved into ``image`` by optical flow, each
+        widened by how far it moved (the further, the less sure); None when none are known."""
+        with self._lock:
+            if self._cover is None:
+                return None
+            self._carried, _ = self._flow.step(image, self._carried)
+            moved = np.abs(self._carried[:, :2] - self._cover[:, :2]).max(axis=1)
+            return widen(self._carried, moved)
 
     def _on_message(self, worker: WorkerProcess, message: tuple) -> None:
         """A message from ``worker``: ready, the faces of a frame, or why it failed."""
@@ -171,12 +200,18 @@ class LiveWorker(RecordedStream):
             if kind == "failed":
                 self._fail(message[1])
                 return
-            _, generation, elapsed, faces, faces_seen = message
+            _, generation, elapsed, faces, faces_seen, cover = message
             if generation == self._generation:
                 self.record.add(elapsed, faces, faces_seen)
+                self._cover = self._carried = cover
+                if cover is not None:
+                    self._flow.remember(self._sent)
             waiting, self._waiting = self._waiting, None
             self._busy = waiting is not None
-            following = (self._generation, *waiting) if waiting is not None else None
+            following = None
+            if waiting is not None:
+                following = (self._generation, *waiting)
+                self._sent = waiting[1]
         if following is not None:
             worker.send(following)
 
@@ -188,14 +223,18 @@ class LiveWorker(RecordedStream):
     def _fail(self, error: str) -> None:
         self._status, self._error = "failed", error
         self._busy, self._waiting = False, None
+        self._cover = self._carried = None
 
 
 def _blur_whole(image: np.ndarray) -> np.ndarray:
-    """``image`` as coarse cells, so no face in it can be recognised."""
+    """``image`` as coarse, smoothed cells, so no face in it, however large, can be
+    recognised."""
     height, width = image.shape[:2]
-    cells = (max(width // BLUR_CELL_PX, 1), max(height // BLUR_CELL_PX, 1))
+    cell = min(height, width) / BLUR_WHOLE_CELLS
+    cells = (max(round(width / cell), 1), max(round(height / cell), 1))
     small = cv2.resize(image, cells, interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    coarse = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.GaussianBlur(coarse, (0, 0), cell / 2)
 
 
 def _listen(owner: weakref.ref[LiveWorker], worker: WorkerProcess) -> None:
@@ -233,17 +272,22 @@ def _serve(connection: Connection, analyzer_options: dict[str, Any]) -> None:
     try:
         connection.send(("ready",))
         while True:
-            frame_generation, elapsed, image = connection.recv()
+            frame_generation, elapsed, image, blur = connection.recv()
             if frame_generation != generation:
                 analyzer.reset()
                 generation = frame_generation
             try:
                 faces = analyzer.analyze(image, elapsed)
+                cover = None
+                if blur:  # every face to blur: the tracks', and a newcomer's before its search
+                    found = analyzer.detect(image)
+                    cover = np.vstack([np.array([f.box for f in faces]).reshape(-1, 4), found])
             except Exception as error:
                 traceback.print_exc()
                 connection.send(("failed", f"a frame could not be analyzed: {error}"))
                 return
             faces = [dataclasses.replace(face, probs=face.probs[order]) for face in faces]
-            connection.send(("faces", frame_generation, elapsed, faces, analyzer.faces_seen))
+            message = ("faces", frame_generation, elapsed, faces, analyzer.faces_seen, cover)
+            connection.send(message)
     except (EOFError, BrokenPipeError):  # the calling process closed the pipe or exited
         return
