@@ -90,8 +90,11 @@ class LiveRecord:
         self._clock = clock
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()  # one save at a time: each row is written once
-        self._rows: deque[dict] = deque()
+        # The retained history, one entry per frame: its time, and its people's track ids and
+        # probabilities as arrays (a tenth of the memory of rows: 50 faces, 10 minutes at 15
+        # frames a second are 450,000 of them).
         self._frame_times: deque[float] = deque()
+        self._history: deque[tuple[np.ndarray, np.ndarray]] = deque()
         self._last_faces: list[Face] = []
         self._start: float | None = None
         self._frames = 0
@@ -123,8 +126,13 @@ class LiveRecord:
             self._frames += 1
             people = [f for f in faces if f.confirmed]  # a tentative face may be no one
             rows = face_rows(people, self.classes, elapsed, self._frames - 1)
-            self._rows.extend(rows)
             self._frame_times.append(elapsed)
+            self._history.append(
+                (
+                    np.array([f.track_id for f in people], int),
+                    np.array([f.probs for f in people], float).reshape(-1, len(self.classes)),
+                )
+            )
             self._unsaved_rows.extend(self._to_keep(elapsed, rows))
             self._open_rows.extend(rows)
             self._open_frames.append(elapsed)
@@ -148,11 +156,11 @@ class LiveRecord:
     def snapshot(self) -> LiveSnapshot:
         """Figures and the per-second timeline of the retained history."""
         with self._lock:  # copy only: the callback thread waits while the lock is held
-            rows = list(self._rows)
+            history = list(self._history)
             frame_times = np.fromiter(self._frame_times, float)
             last = [f for f in self._last_faces if f.confirmed]  # people, not detections
             frames, faces_seen = self._frames, self._faces_seen
-        faces = self._table(rows)
+        faces = self._history_table(frame_times, history)
         elapsed = float(frame_times[-1]) if len(frame_times) else 0.0
         recent = frame_times[frame_times > elapsed - 2.0]
         fps = (len(recent) - 1) / np.ptp(recent) if len(recent) > 1 and np.ptp(recent) else 0.0
@@ -215,8 +223,8 @@ class LiveRecord:
     def reset(self) -> None:
         """Forget everything: a new stream starts."""
         with self._lock:
-            self._rows.clear()
             self._frame_times.clear()
+            self._history.clear()
             self._unsaved_rows, self._open_rows, self._open_frames = [], [], []
             self._kept_bucket, self._kept = None, set()
             self._changed = 0
@@ -247,8 +255,19 @@ class LiveRecord:
     def _forget_before(self, cutoff: float) -> None:
         while self._frame_times and self._frame_times[0] < cutoff:
             self._frame_times.popleft()
-        while self._rows and self._rows[0]["time_s"] < cutoff:
-            self._rows.popleft()
+            self._history.popleft()
+
+    def _history_table(
+        self, frame_times: np.ndarray, history: list[tuple[np.ndarray, np.ndarray]]
+    ) -> pd.DataFrame:
+        """The retained faces, with the columns ``analytics.timeline`` reads."""
+        counts = [len(tracks) for tracks, _ in history]
+        empty = (np.empty(0, int), np.empty((0, len(self.classes))))
+        tracks, probs = (np.concatenate(part) for part in zip(empty, *history, strict=True))
+        table = pd.DataFrame(probs, columns=list(self.classes))
+        table.insert(0, "time_s", np.repeat(frame_times, counts))
+        table.insert(1, "track_id", tracks)
+        return table
 
     @staticmethod
     def _table(rows) -> pd.DataFrame:

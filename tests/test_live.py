@@ -201,6 +201,7 @@ def test_a_long_stream_stores_one_row_per_track_and_second_and_counts_every_one(
     expected = analytics.timeline(fed, frame_times)
     pd.testing.assert_frame_equal(timeline, expected, check_dtype=False)
     _assert_same_summary(record.summary(), analytics.summarize(fed, frame_times))
+    pd.testing.assert_frame_equal(record.snapshot().timeline, expected, check_dtype=False)
 
 
 def _assert_same_summary(summary: dict, expected: dict) -> None:
