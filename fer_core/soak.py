@@ -7,10 +7,11 @@ stream. The faces are generated ``Face`` objects: the detector and model are byp
 analyzing an hour of 50-face video takes far longer than an hour on a few cores, and what is
 measured here (the record's memory, the saving, the database) does not depend on them.
 
-Every ``sample_s`` of stream time it notes the resident memory, the database's size and the
-time of a snapshot (what the Live page polls). At the end it opens the session as the
-Sessions page does (list, then the session without its per-face rows) and times it, times a
-per-face CSV export, and extrapolates the database's size to ``target_h`` hours.
+Every ``sample_s`` of stream time it notes the resident memory, the database's size (as
+SQLite counts its pages) and the time of a snapshot (what the Live page polls). At the end
+it opens the session as the Sessions page does (list, then the session without its per-face
+rows) and times it, times a per-face CSV export, and extrapolates the database's size to
+``target_h`` hours.
 """
 
 from __future__ import annotations
@@ -53,9 +54,18 @@ def resident_mb() -> float:
 
 
 def database_mb(path: Path) -> float:
-    """The SQLite file and its write-ahead log, in MiB."""
+    """The SQLite file and its write-ahead log on disk, in MiB."""
     files = [path, path.with_name(path.name + "-wal")]
     return sum(file.stat().st_size for file in files if file.exists()) / 2**20
+
+
+def stored_mb(store: SessionStore) -> float:
+    """The database's size as its readers see it, what is still in the log included, in MiB:
+    the files on disk grow in steps (the log is reused once copied into the database)."""
+    with store.engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar_one()
+        size = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
+    return pages * size / 2**20
 
 
 def _frame_faces(rng: np.random.Generator, elapsed: float, faces: int, stay_s: float) -> list:
@@ -110,7 +120,7 @@ def soak(
                     {
                         "stream_min": round(elapsed / 60, 2),
                         "rss_mb": round(resident_mb(), 1),
-                        "db_mb": round(database_mb(path), 2),
+                        "db_mb": round(stored_mb(store), 2),
                         "snapshot_s": round(time.perf_counter() - shot, 3),
                     }
                 )
