@@ -115,6 +115,9 @@ class FrameAnalyzer:
         self.tracker = FaceTracker()
         self.flow = FlowTracker()
         self._lock = threading.Lock()
+        # One search at a time: ``annotate(blur=True)`` searches beside the background search,
+        # and not every detector (LiteRT's interpreter, OpenCV's cascade) may be run twice at once.
+        self._detect_lock = threading.Lock()
         self._annotator = FaceAnnotator()
         self._searcher: ThreadPoolExecutor | None = None
         self._clear_stream()
@@ -175,7 +178,8 @@ class FrameAnalyzer:
         if self.detect_width and frame.shape[1] > self.detect_width:
             scale = self.detect_width / frame.shape[1]
             frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        return detect_faces(self.detector, frame).scaled(scale)
+        with self._detect_lock:
+            return detect_faces(self.detector, frame).scaled(scale)
 
     def detect(self, frame: np.ndarray) -> np.ndarray:
         """Face boxes of a full search, in frame coordinates."""

@@ -165,6 +165,27 @@ def test_safe_to_call_from_several_threads(analyzer, astronaut_bgr):
     assert analyzer.faces_seen == 1
 
 
+def test_blurred_frames_may_be_drawn_beside_a_search(astronaut_bgr):
+    # With blur on, annotate searches the frame it draws while the background search may be
+    # running: BlazeFace's interpreter refuses to be run twice at once.
+    analyzer = FrameAnalyzer(detector="blazeface", smoothing_s=0)
+    errors = []
+
+    def work():
+        try:
+            for _ in range(40):
+                analyzer.annotate(astronaut_bgr, [], blur=True)
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+
+
 def test_between_searches_faces_are_followed_by_flow_and_newcomers_wait_for_a_search(
     face_patch, monkeypatch
 ):
