@@ -254,8 +254,15 @@ def tracks(faces: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=list(TRACK_COLUMNS))
     grouped = faces.groupby("track_id")
     table = grouped["time_s"].agg(first_s="min", last_s="max", detections="size")
-    means = grouped[list(CLASSES)].mean()
-    table = table.join(means.div(means.sum(axis=1), axis=0))
+    return track_table(table.join(grouped[list(CLASSES)].mean()).reset_index())
+
+
+def track_table(sums: pd.DataFrame) -> pd.DataFrame:
+    """``tracks`` from per-track figures already grouped (a database's ``GROUP BY``):
+    ``track_id``, ``first_s``, ``last_s``, ``detections`` and each class's mean."""
+    table = sums.set_index("track_id")
+    means = table[list(CLASSES)]
+    table[list(CLASSES)] = means.div(means.sum(axis=1), axis=0)
     classified = table[list(CLASSES)].notna().all(axis=1)
     table["dominant"] = None
     table.loc[classified, "dominant"] = table.loc[classified, list(CLASSES)].idxmax(axis=1)

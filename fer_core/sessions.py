@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from fer_core.analytics import FACE_COLUMNS, TIMELINE_COLUMNS
+from fer_core.analytics import FACE_COLUMNS, TIMELINE_COLUMNS, track_table
 from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
 from fer_core.redaction import mask_credentials
@@ -429,6 +429,26 @@ class SessionStore:
         self._require(session_id)
         with self.engine.connect() as connection:
             yield from pd.read_sql(_faces_query(session_id), connection, chunksize=chunk_rows)
+
+    def tracks(self, session_id: int) -> pd.DataFrame:
+        """One row per tracked face (``analytics.tracks``), grouped by the database rather than
+        from every row read; a live session's ``detections`` are its rows kept (one a second)."""
+        self._require(session_id)
+        query = (
+            sa.select(
+                _faces.c.track_id,
+                sa.func.min(_faces.c.time_s).label("first_s"),
+                sa.func.max(_faces.c.time_s).label("last_s"),
+                sa.func.count().label("detections"),
+                *(sa.func.avg(_faces.c[name]).label(name) for name in CLASSES),
+            )
+            .where(_faces.c.session_id == session_id)
+            .group_by(_faces.c.track_id)
+            .order_by(_faces.c.track_id)
+        )
+        with self.engine.connect() as connection:
+            sums = pd.read_sql(query, connection)
+        return track_table(sums.astype({name: float for name in CLASSES}))
 
     def write_json(self, session_id: int, out: TextIO, chunk_rows: int = CHUNK_ROWS) -> None:
         """Write ``export(session_id)`` as JSON to ``out``, the faces a chunk at a time."""

@@ -315,6 +315,11 @@ def test_sessions_open_rename_export_compare_delete(app, database, monkeypatch):
     downloads = [button.proto.label for button in app.get("download_button")]
     assert downloads == ["Export JSON", "Per-second CSV", "Per-face CSV"]
     assert opened and all(kw == {"faces": False} for kw in opened)  # per-face rows: on export
+    tables = len(app.dataframe)
+    app.toggle(key="session_tracks").set_value(True).run()
+    tracks = app.dataframe[tables].value
+    assert tracks["track_id"].tolist() == [1] and tracks["detections"].tolist() == [4]
+    app.toggle(key="session_tracks").set_value(False).run()
     app.text_input[0].set_value("Morning keynote")
     next(button for button in app.button if button.label == "Rename").click().run()
     assert SessionStore(database).get(first).name == "Morning keynote"

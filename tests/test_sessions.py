@@ -341,6 +341,19 @@ def test_a_session_opens_without_its_faces_and_exports_them_in_chunks(store):
         store.write_json(99, io.StringIO())
 
 
+def test_per_track_figures_are_grouped_by_the_database(store):
+    faces = pd.concat([_faces([0.0, 0.5, 1.0]), _faces([0.5, 2.0], seed=2)], ignore_index=True)
+    faces["track_id"] = [3, 3, 3, 1, 1]
+    faces.loc[1, list(CLASSES)] = np.nan  # too small to read, once
+    faces.loc[1, ["label", "confidence"]] = ["unknown", np.nan]
+    session_id = store.save("x", "video", analytics.timeline(faces), faces)
+    expected = analytics.tracks(faces)
+    pd.testing.assert_frame_equal(store.tracks(session_id), expected, check_dtype=False)
+    assert store.tracks(session_id)["detections"].tolist() == [2, 3]
+    empty = store.save("nobody", "video", analytics.timeline(faces.iloc[:0], [0.0]))
+    assert store.tracks(empty).empty
+
+
 def test_sessions_whose_writer_stopped_beating_are_closed_as_interrupted(store):
     lost = store.create("Crashed server", "live")
     alive = store.create("Still streaming", "live")

@@ -69,6 +69,16 @@ with opened:
     common.timeline_charts(timeline, "session", "This session has no faces recorded.")
     with st.expander("Settings and summary"):
         st.json({"settings": session.settings, "summary": session.summary})
+    if st.toggle("Per-person table", key="session_tracks"):  # read from every face row
+        st.dataframe(
+            store.tracks(session.id),
+            hide_index=True,
+            column_config={
+                "detections": st.column_config.NumberColumn(
+                    "readings", help="Per-face rows stored: a live session keeps one a second."
+                )
+            },
+        )
 
     exports = st.columns(3)
     exports[0].download_button(
