@@ -23,8 +23,10 @@ judgement of a person.
   on this server and sent back; an uploaded recording is deleted as soon as it is analyzed.
 - **Stored** in the session database: each session's name, kind, start and end, settings,
   the per-second figures, and per-face numbers (time, track number, box position and size,
-  emotion probabilities). Track numbers identify a face only within one session; no
-  identity or face template is kept. Sessions can be exported or deleted on the Sessions page.
+  emotion probabilities; for a live session, each face's first reading in each second).
+  Track numbers identify a face only within one session; no identity or face template is
+  kept, and faces are followed by position and motion only, never by their appearance.
+  Sessions can be exported or deleted on the Sessions page.
 - **Blur faces** replaces every face in the returned or annotated video with a blur.
 
 ### The law, and your audience
