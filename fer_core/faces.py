@@ -14,10 +14,13 @@ import numpy as np
 import supervision as sv
 
 UNKNOWN = "unknown"
-#: A blurred face's box is widened by this share of its size on every side (hair, chin, a
-#: box that lags a moving face) and shown as about this many cells across: a plain blur of
-#: the detector's box left enough of the eyes and mouth for OpenCV's Haar cascade to find.
+#: A blurred face's box is widened by this share of its size on every side (chin, ears, a
+#: box that lags a moving face), and by ``BLUR_ABOVE`` more of its height upwards (sharp hair
+#: over a blurred face still read as a head to OpenCV's Haar cascade), and shown as about
+#: ``BLUR_CELLS`` cells across: a plain blur of the detector's box left enough of the eyes and
+#: mouth for Haar to find the face.
 BLUR_PAD = 0.25
+BLUR_ABOVE = 0.3
 BLUR_CELLS = 4
 
 
@@ -128,11 +131,11 @@ def _detections(faces: list[Face]) -> sv.Detections:
 
 
 def hide(scene: np.ndarray, boxes: np.ndarray) -> None:
-    """Blur each ``x, y, w, h`` box of ``scene`` in place, widened by ``BLUR_PAD``, down to
-    about ``BLUR_CELLS`` cells across."""
+    """Blur each ``x, y, w, h`` box of ``scene`` in place, widened by ``BLUR_PAD`` (and
+    ``BLUR_ABOVE``), down to about ``BLUR_CELLS`` cells across."""
     height, width = scene.shape[:2]
     for x, y, w, h in np.asarray(boxes, float).reshape(-1, 4):
-        x0, y0 = max(int(x - BLUR_PAD * w), 0), max(int(y - BLUR_PAD * h), 0)
+        x0, y0 = max(int(x - BLUR_PAD * w), 0), max(int(y - (BLUR_PAD + BLUR_ABOVE) * h), 0)
         x1 = min(int(np.ceil(x + (1 + BLUR_PAD) * w)), width)
         y1 = min(int(np.ceil(y + (1 + BLUR_PAD) * h)), height)
         if x1 <= x0 or y1 <= y0:
