@@ -16,8 +16,6 @@ rows) and times it, times a per-face CSV export, and extrapolates the database's
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -182,16 +180,3 @@ def _growth(samples: list[dict], after_min: float) -> float | None:
     if len(settled) < 2:
         return None
     return round(settled[-1]["rss_mb"] - settled[0]["rss_mb"], 1)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=60.0, help="stream time (default 60)")
-    parser.add_argument("--faces", type=int, default=50, help="people in view (default 50)")
-    parser.add_argument("--fps", type=float, default=15.0, help="analyzed frames a second")
-    parser.add_argument("--sample-s", type=float, default=60.0, help="stream seconds a sample")
-    parser.add_argument("--folder", type=Path, help="where the temporary database goes")
-    args = parser.parse_args(argv)
-    result = soak(args.minutes, args.faces, args.fps, sample_s=args.sample_s, folder=args.folder)
-    print(json.dumps(result, indent=2))
-    return 0

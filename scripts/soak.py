@@ -1,12 +1,12 @@
-"""Soak benchmark of live recording: memory, database size and session opening over a long,
-many-face stream (synthetic faces, the model bypassed; see ``fer_core.soak``).
+"""``fer-core soak``, as a script: the same options, output and exit codes.
 
 python scripts/soak.py --minutes 60 --faces 50 --fps 15
 """
 
 import sys
 
-from fer_core.soak import main
+from fer_core.cli.quiet import entry
+from fer_core.cli.soak import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry(main))

@@ -26,6 +26,7 @@ COMMANDS = {
     "export-litert": "fer_core.cli.export_litert",
     "pack-dataset": "fer_core.cli.pack_dataset",
     "benchmark": "fer_core.cli.benchmark",
+    "soak": "fer_core.cli.soak",
 }
 
 
