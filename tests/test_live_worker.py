@@ -98,7 +98,8 @@ def test_worker_analyzes_a_stream_resets_and_stops_with_it():
         assert sum(snap.current.values()) == pytest.approx(1.0)
         faces, timeline = worker.unsaved()
         assert len(faces) >= 1 and (faces["track_id"] == 1).all()
-        assert timeline["n_faces"].max() == 1 and timeline["n_frames"].sum() == snap.frames
+        # The worker goes on recording frames while the test reads: at least those of the snapshot.
+        assert timeline["n_faces"].max() == 1 and timeline["n_frames"].sum() >= snap.frames
 
         worker.reset()  # a new stream: the record and the worker's tracker start afresh
         assert worker.snapshot().frames == 0
