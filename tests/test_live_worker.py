@@ -159,6 +159,28 @@ def test_blur_hides_every_face_in_every_returned_frame():
     assert sharp_floor >= 10  # once analyzed, blurred where the face is, not whole
 
 
+def test_blur_hides_a_face_in_the_very_frame_it_turns_to_the_camera():
+    # Someone faces away, then turns: the frame in which the face first shows goes back before
+    # the worker has analyzed it, so only a search of that frame itself can cover the face.
+    walker = Walker((320, 170), face_px=80, away=((0.0, 1.0),))
+    haar = HaarFaceDetector(min_neighbors=3, min_size=24)
+    clock = FakeClock()
+    shown = turned = 0
+    with LiveWorker({"smoothing_s": 0}, blur=True, clock=clock) as worker:
+        _until(lambda: worker.status == "running", "the model to load")
+        # Let the worker analyze a few frames of the back of the head, so boxes are known.
+        for index in range(45):
+            image, facing = people_scene([walker], index / CAMERA_FPS, 2.0, 640, 360)
+            out = worker.callback(av.VideoFrame.from_ndarray(image, format="bgr24"))
+            if facing:
+                turned += len(haar.detect(image)) > 0
+                shown += len(haar.detect(out.to_ndarray(format="bgr24")))
+            clock.now += 1 / CAMERA_FPS
+            time.sleep(1 / CAMERA_FPS)
+    assert turned >= 10  # the face shows, unblurred, once she has turned
+    assert shown == 0
+
+
 def test_a_worker_that_dies_is_reported_and_the_stream_keeps_flowing():
     clock = FakeClock()
     with LiveWorker({"smoothing_s": 0}, clock=clock) as worker:

@@ -32,11 +32,16 @@ import av
 import cv2
 import numpy as np
 
+from fer_core.detectors import FaceDetector, detect_faces, make_detector
 from fer_core.faces import FaceAnnotator
 from fer_core.labels import CLASSES
 from fer_core.live import LiveRecord, RecordedStream, replace_image
 from fer_core.motion import FlowTracker, widen
 from fer_core.workers.process import WorkerError, WorkerProcess
+
+#: With blur on, each frame returned is also searched here, at native size in one pass: a
+#: face large enough to recognise is large enough for it, and it costs a few tens of ms.
+QUICK_SEARCH = "centerface-native"
 
 Status = Literal["stopped", "starting", "running", "failed"]
 # With blur on and no boxes to blur by, the frame is shown as this many cells across its
@@ -78,6 +83,7 @@ class LiveWorker(RecordedStream):
         self._cover: np.ndarray | None = None
         self._carried: np.ndarray | None = None
         self._flow = FlowTracker()
+        self._quick: FaceDetector | None = None  # searches returned frames, with blur on
 
     def __enter__(self) -> LiveWorker:
         self.start()
@@ -147,6 +153,8 @@ class LiveWorker(RecordedStream):
         cover = self._carry(image) if offered and blur else None
         if blur and cover is None:  # no boxes to blur by
             return replace_image(frame, _blur_whole(image))
+        if blur:  # a face that turned up since the last analyzed frame: found here, now
+            cover = np.vstack([cover, self._search_here(image)])
         faces = self.record.last_faces if offered else []
         if not faces and not blur:
             return frame
@@ -177,6 +185,14 @@ class LiveWorker(RecordedStream):
             worker = self._worker
         worker.send(message)  # a dead worker is reported by the listener
         return True
+
+    def _search_here(self, image: np.ndarray) -> np.ndarray:
+        """Face boxes of one quick search of ``image`` in this process (the detector needs no
+        TensorFlow): the frame goes back before the worker has seen it, and a newcomer in it
+        is covered only by looking."""
+        if self._quick is None:
+            self._quick = make_detector(QUICK_SEARCH)
+        return detect_faces(self._quick, image).boxes.astype(float)
 
     def _carry(self, image: np.ndarray) -> np.ndarray | None:
         """The last analyzed frame's face boxes moved into ``image`` by optical flow, each
