@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,15 +50,23 @@ def write_demo_video(
 ) -> Path:
     """Write an H.264 MP4 of moving faces; returns its path."""
     face_size = face_size or min(height // 2, int(width / max(n_faces, 1) * 0.6))
+    frames = (
+        scene(index / fps, n_faces, width, height, face_size) for index in range(int(seconds * fps))
+    )
+    return _write_mp4(path, frames, fps, width, height)
+
+
+def _write_mp4(
+    path: str | os.PathLike[str], frames: Iterable[np.ndarray], fps: int, width: int, height: int
+) -> Path:
+    """Encode BGR ``frames`` as an H.264 MP4 at ``fps``; returns its path."""
     path = Path(path)
     # faststart puts the index first, as web players (and truncation tests) need.
     with av.open(str(path), mode="w", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for index in range(int(seconds * fps)):
-            image = scene(index / fps, n_faces, width, height, face_size)
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            container.mux(stream.encode(frame))
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
         container.mux(stream.encode())
     return path
 
@@ -203,12 +211,8 @@ def write_people_video(
     height: int = 720,
 ) -> Path:
     """Write an H.264 MP4 of ``walkers`` (see ``people_scene``); returns its path."""
-    path = Path(path)
-    with av.open(str(path), mode="w", options={"movflags": "+faststart"}) as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for index in range(round(seconds * fps)):
-            image, _ = people_scene(walkers, index / fps, seconds, width, height)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
-        container.mux(stream.encode())
-    return path
+    frames = (
+        people_scene(walkers, index / fps, seconds, width, height)[0]
+        for index in range(round(seconds * fps))
+    )
+    return _write_mp4(path, frames, fps, width, height)
