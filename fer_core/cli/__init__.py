@@ -18,6 +18,7 @@ from fer_core.cli import quiet
 COMMANDS = {
     "predict": "fer_core.cli.predict",
     "analyze": "fer_core.cli.analyze",
+    "report": "fer_core.cli.report",
     "dashboard": "fer_core.cli.dashboard",
     "train": "fer_core.cli.train",
     "evaluate": "fer_core.cli.evaluate",
