@@ -9,6 +9,10 @@ Valence is the share of positive minus the share of negative emotion in a distri
 ``valence = P(happy) - (P(angry) + P(disgust) + P(fear) + P(sad))``, from -1 (all negative)
 to +1 (all happy). ``neutral`` and ``surprise`` count as neither: surprise is as often
 alarm as delight.
+
+Attention is the share of the faces with a head-pose estimate that face the stage
+(``fer_core.attention``), from the per-face ``attending`` column: 1, 0, or NaN for a face
+whose pose is unknown (a detector without landmarks), which counts for neither.
 """
 
 from __future__ import annotations
@@ -22,8 +26,17 @@ from fer_core.labels import CLASSES
 
 POSITIVE: tuple[str, ...] = ("happy",)
 NEGATIVE: tuple[str, ...] = ("angry", "disgust", "fear", "sad")
-FACE_COLUMNS = ("time_s", "frame", "track_id", "x", "y", "w", "h", "label", "confidence", *CLASSES)
-TIMELINE_COLUMNS = ("time_s", "n_frames", "n_faces", "n_tracks", *CLASSES, "dominant", "valence")
+#: Per-face head pose (degrees) and whether the face attends (1, 0, or NaN when unknown);
+#: optional in an input table (a table without them has no attention figures).
+POSE_COLUMNS = ("yaw", "pitch", "attending")
+FACE_COLUMNS = (
+    *("time_s", "frame", "track_id", "x", "y", "w", "h", "label", "confidence", *CLASSES),
+    *POSE_COLUMNS,
+)
+TIMELINE_COLUMNS = (
+    *("time_s", "n_frames", "n_faces", "n_tracks", *CLASSES, "dominant", "valence"),
+    "attention",
+)
 
 
 def valence(distribution: pd.DataFrame | pd.Series) -> pd.Series | float:
@@ -49,8 +62,9 @@ def timeline(
     Columns: ``time_s`` (bucket start), ``n_frames`` (analyzed frames in the bucket),
     ``n_faces`` (the most faces seen in one frame), ``n_tracks`` (distinct track ids), the
     mean probability of each class over every face in the bucket (rows sum to 1),
-    ``dominant`` and ``valence``. Buckets with frames but no faces have NaN emotions and
-    ``dominant`` None. Without ``frame_times``, the frames are those that had faces.
+    ``dominant``, ``valence`` and ``attention`` (the share of faces with a pose that
+    attend). Buckets with frames but no faces have NaN emotions and ``dominant`` None.
+    Without ``frame_times``, the frames are those that had faces.
     """
     if bucket_s <= 0:
         raise ValueError(f"bucket_s must be positive, got {bucket_s}")
@@ -71,6 +85,7 @@ def timeline(
     means = means.div(means.sum(axis=1), axis=0)  # guard against rounding in the inputs
     if "track_id" in rows:
         means["n_tracks"] = grouped["track_id"].nunique()
+    means["attention"] = grouped["attending"].mean() if "attending" in rows else np.nan
 
     table = buckets.join(means, how="outer")
     table["n_frames"] = table["n_frames"].fillna(0).astype(int)
@@ -80,6 +95,7 @@ def timeline(
     table["dominant"] = None
     table.loc[has_faces, "dominant"] = table.loc[has_faces, list(CLASSES)].idxmax(axis=1)
     table["valence"] = valence(table[list(CLASSES)]).where(has_faces)
+    table["attention"] = table["attention"].astype(float)
     table = table.rename_axis("time_s").reset_index()
     return table[list(TIMELINE_COLUMNS)].astype({"dominant": object})
 
@@ -109,8 +125,9 @@ def summarize(
     ``faces_seen`` counts distinct track ids (or, without a tracker, the most faces in one
     frame). ``faces_in_view`` and ``faces_classified`` are means per analyzed frame (a face
     too small to read is in view but not classified); ``classified_share`` is the share of
-    the faces in view that the emotion figures stand for. Peaks are the buckets of highest
-    and lowest valence. ``duration_s`` defaults to the span of the analyzed frames; a video
+    the faces in view that the emotion figures stand for. ``attention_share`` is the share of
+    the face rows with a head pose that attend (None without any). Peaks are the buckets of
+    highest and lowest valence. ``duration_s`` defaults to the span of the analyzed frames; a video
     passes its own length.
     """
     table = timeline(faces, frame_times, bucket_s)
@@ -122,6 +139,7 @@ def summarize(
     classified = faces[list(CLASSES)].dropna()  # faces too small to classify have NaN
     overall = classified.mean() / classified.mean().sum() if len(classified) else None
     with_faces = table.dropna(subset=["valence"])
+    posed = faces["attending"].dropna() if "attending" in faces else pd.Series(dtype=float)
     n_frames = max(len(times), 1)
     return {
         "duration_s": float(
@@ -137,6 +155,7 @@ def summarize(
         "distribution": None if overall is None else {c: float(overall[c]) for c in CLASSES},
         "dominant": None if overall is None else str(overall.idxmax()),
         "mean_valence": None if overall is None else float(valence(overall)),
+        "attention_share": float(posed.mean()) if len(posed) else None,
         "peak_positive": _peak(with_faces, "idxmax"),
         "peak_negative": _peak(with_faces, "idxmin"),
     }
@@ -174,6 +193,8 @@ class RunningSummary:
         self._classified = 0
         self._most_in_frame = 0
         self._sums = np.zeros(len(CLASSES))
+        self._posed = 0  # rows with a head pose, and how many of them attend
+        self._attending = 0.0
         self._tracks: set[int] = set()
         self._open: dict[float, list] = {}  # bucket start -> [sum of probabilities, faces]
         self._peaks: dict[str, dict | None] = {"idxmax": None, "idxmin": None}
@@ -196,6 +217,9 @@ class RunningSummary:
         totals[1] += len(probs)
         self._sums += probs.sum(axis=0)
         self._classified += len(probs)
+        looks = np.array([row.get("attending", np.nan) for row in rows], float)
+        self._posed += int(np.count_nonzero(~np.isnan(looks)))
+        self._attending += float(np.nansum(looks))
         for start in sorted(self._open):
             if start + self.bucket_s > self._last - self.open_s:
                 break
@@ -222,6 +246,7 @@ class RunningSummary:
             "distribution": distribution,
             "dominant": None if overall is None else CLASSES[int(np.argmax(overall))],
             "mean_valence": None if distribution is None else valence(pd.Series(distribution)),
+            "attention_share": self._attending / self._posed if self._posed else None,
             "peak_positive": peaks["idxmax"],
             "peak_negative": peaks["idxmin"],
         }
@@ -241,7 +266,10 @@ class RunningSummary:
             peaks["idxmin"] = peak
 
 
-TRACK_COLUMNS = ("track_id", "first_s", "last_s", "detections", *CLASSES, "dominant", "valence")
+TRACK_COLUMNS = (
+    *("track_id", "first_s", "last_s", "detections", *CLASSES, "dominant", "valence"),
+    "attention",
+)
 
 
 def tracks(faces: pd.DataFrame) -> pd.DataFrame:
@@ -249,18 +277,23 @@ def tracks(faces: pd.DataFrame) -> pd.DataFrame:
 
     Unclassified sightings (faces too small, NaN probabilities) count as detections but not
     in the means; a track never classified has NaN emotions and ``dominant`` None.
+    ``attention`` is the share of its sightings with a head pose in which it attended.
     """
     if faces.empty:
         return pd.DataFrame(columns=list(TRACK_COLUMNS))
     grouped = faces.groupby("track_id")
     table = grouped["time_s"].agg(first_s="min", last_s="max", detections="size")
-    return track_table(table.join(grouped[list(CLASSES)].mean()).reset_index())
+    table = table.join(grouped[list(CLASSES)].mean())
+    table["attention"] = grouped["attending"].mean() if "attending" in faces else np.nan
+    return track_table(table.reset_index())
 
 
 def track_table(sums: pd.DataFrame) -> pd.DataFrame:
     """``tracks`` from per-track figures already grouped (a database's ``GROUP BY``):
-    ``track_id``, ``first_s``, ``last_s``, ``detections`` and each class's mean."""
+    ``track_id``, ``first_s``, ``last_s``, ``detections``, each class's mean and
+    ``attention`` (the mean of ``attending``; NaN when absent)."""
     table = sums.set_index("track_id")
+    table["attention"] = table["attention"].astype(float) if "attention" in table else np.nan
     means = table[list(CLASSES)]
     table[list(CLASSES)] = means.div(means.sum(axis=1), axis=0)
     classified = table[list(CLASSES)].notna().all(axis=1)

@@ -18,6 +18,9 @@ Built for a room camera (20 to 300 faces of 10 to 60 pixels) as much as for one 
   stalest first, so the CNN's work per second is bounded however many faces are in view.
   Faces narrower than ``min_face`` are reported (they count in "faces in view") but not read.
 - **Smooth** each track's probabilities over time (``smoothing_s`` half-life).
+- **Attention**: each search's landmarks give a face's head yaw and pitch
+  (``fer_core.attention``); it attends when it faces within ``attention_cone_deg`` of the
+  ``stage_direction`` (yaw, pitch; default the camera).
 
 ``annotate`` draws the result (blurring every face, found afresh in the frame drawn, if
 asked); ``reset`` starts a new stream. One instance serves one stream; its methods are safe
@@ -36,6 +39,7 @@ import cv2
 import numpy as np
 
 from fer_core import defaults
+from fer_core.attention import attending, head_pose
 from fer_core.catalog import LIVE_MODEL
 from fer_core.classifier import EmotionClassifier
 from fer_core.detectors import (
@@ -69,6 +73,17 @@ def _next_slot(last: float, now: float, interval: float) -> bool:
     return np.floor(now / interval + 1e-9) > np.floor(last / interval + 1e-9)
 
 
+def _stage(direction: tuple[float, float]) -> tuple[float, float]:
+    """The stage's yaw and pitch in degrees, checked: finite, yaw within 180, pitch within 90."""
+    yaw, pitch = (float(v) for v in direction)
+    if not (abs(yaw) <= 180 and abs(pitch) <= 90):  # also refuses NaN
+        raise ValueError(
+            f"stage_direction must be (yaw, pitch) in degrees, |yaw| <= 180 and |pitch| <= 90, "
+            f"got {direction!r}"
+        )
+    return yaw, pitch
+
+
 class FrameAnalyzer:
     """Detect, track, classify and smooth the faces of a stream of BGR frames."""
 
@@ -84,12 +99,15 @@ class FrameAnalyzer:
         detect_every_s: float = defaults.DETECT_EVERY_S,
         background_search: bool = True,
         classify_per_s: float | None = defaults.CLASSIFY_PER_S,
+        attention_cone_deg: float = defaults.ATTENTION_CONE_DEG,
+        stage_direction: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         for name, value in (
             ("detect_every_s", detect_every_s),
             ("classify_every_s", classify_every_s),
             ("smoothing_s", smoothing_s),
             ("min_face", min_face),
+            ("attention_cone_deg", attention_cone_deg),
         ):
             if not 0 <= value < math.inf:  # also refuses NaN
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -108,6 +126,8 @@ class FrameAnalyzer:
         self.detect_every_s = detect_every_s
         self.background_search = background_search
         self.classify_per_s = classify_per_s
+        self.attention_cone_deg = attention_cone_deg
+        self.stage_direction = _stage(stage_direction)
         self.stage_seconds: Counter[str] = Counter()  # time spent per stage, for benchmarks
         self.frames_analyzed = 0
         self.searches = 0
@@ -130,6 +150,7 @@ class FrameAnalyzer:
         self._faces_in_first_frame = 0
         self._camera = np.zeros(2)  # the camera's total shift since the stream started
         self._landmarks: dict[int, np.ndarray] = {}
+        self._poses: dict[int, tuple[float, float]] = {}  # track -> head yaw, pitch (degrees)
         self._budget = 0.0
         self._budget_time: float | None = None
 
@@ -263,11 +284,16 @@ class FrameAnalyzer:
         """Match a search (of the frame at ``searched_at``) to the tracks: confirm, add
         newcomers, age the missed."""
         track_ids = self.tracker.update(found.boxes, searched_at)
-        if found.landmarks is not None:
-            for track_id, points in zip(track_ids, found.landmarks, strict=True):
+        if found.landmarks is not None and len(found.landmarks):
+            yaws, pitches = head_pose(found.landmarks)  # moving a face by flow keeps its pose
+            for track_id, points, yaw, pitch in zip(
+                track_ids, found.landmarks, yaws, pitches, strict=True
+            ):
                 self._landmarks[int(track_id)] = points.astype(np.float64)
+                self._poses[int(track_id)] = (float(yaw), float(pitch))
         live = set(self.tracker.snapshot()[0].tolist())
         self._landmarks = {t: p for t, p in self._landmarks.items() if t in live}
+        self._poses = {t: p for t, p in self._poses.items() if t in live}
 
     def _classify(
         self,
@@ -330,13 +356,27 @@ class FrameAnalyzer:
         box_tuple = tuple(int(v) for v in box)
         points = self._landmarks.get(track_id)
         landmarks = None if points is None else points.astype(np.float32)
+        yaw, pitch = self._poses.get(track_id, (math.nan, math.nan))
+        looks = attending(yaw, pitch, self.attention_cone_deg, self.stage_direction)
         if not classified:
             probs = np.full(len(self.classes), np.nan, np.float32)
             label, confidence = UNKNOWN, float("nan")
         else:
             best = int(np.argmax(probs))
             label, confidence = self.classes[best], float(probs[best])
-        return Face(box_tuple, probs, label, confidence, track_id, classified, landmarks, confirmed)
+        return Face(
+            box_tuple,
+            probs,
+            label,
+            confidence,
+            track_id,
+            classified,
+            landmarks,
+            confirmed,
+            yaw,
+            pitch,
+            None if np.isnan(looks) else bool(looks),
+        )
 
     def annotate(self, frame: np.ndarray, faces: list[Face], blur: bool = False) -> np.ndarray:
         """A copy of ``frame`` with each face's box, track id, emotion and confidence drawn.

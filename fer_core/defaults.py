@@ -21,3 +21,8 @@ CONFIRM_S = 0.5
 KEEP_LOST_S = 10.0
 GATE_PER_S = 2.0
 MAX_GATE = 4.0
+
+# Attention (fer_core.attention): a face attends when it faces within this many degrees of
+# the stage direction (default: the camera), about the head turn of someone watching a stage
+# from the side of a room.
+ATTENTION_CONE_DEG = 30.0

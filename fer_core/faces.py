@@ -6,6 +6,7 @@ report) can hold and draw faces without loading the model's framework.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -34,7 +35,9 @@ class Face:
     points (eyes, nose, mouth corners for CenterFace) as a ``(K, 2)`` array in frame
     coordinates, or ``None`` when the detector gives none. ``confirmed`` is False while the
     face's track is tentative (found by one search only): such a face may be a false
-    detection, so it is drawn apart and counted as a person only once confirmed.
+    detection, so it is drawn apart and counted as a person only once confirmed. ``yaw`` and
+    ``pitch`` are the head's angles in degrees from the landmarks (``fer_core.attention``;
+    NaN without landmarks), and ``attending`` whether it faces the stage (None when unknown).
     """
 
     box: tuple[int, int, int, int]
@@ -45,6 +48,9 @@ class Face:
     classified: bool = True
     landmarks: np.ndarray | None = field(default=None, repr=False, compare=False)
     confirmed: bool = True
+    yaw: float = math.nan
+    pitch: float = math.nan
+    attending: bool | None = None
 
 
 def face_rows(faces: list[Face], classes: tuple[str, ...], time_s: float, frame: int) -> list[dict]:
@@ -61,6 +67,9 @@ def face_rows(faces: list[Face], classes: tuple[str, ...], time_s: float, frame:
             "label": f.label,
             "confidence": f.confidence,
             **dict(zip(classes, f.probs.tolist(), strict=True)),
+            "yaw": f.yaw,
+            "pitch": f.pitch,
+            "attending": math.nan if f.attending is None else float(f.attending),
         }
         for f in faces
     ]

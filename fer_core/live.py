@@ -59,6 +59,8 @@ class LiveSnapshot:
     timeline: pd.DataFrame = field(repr=False)
     #: Faces of the latest frame large enough to read: what ``current`` stands for.
     faces_classified: int = 0
+    #: The share of the latest frame's faces with a head pose that face the stage.
+    attention: float | None = None
 
     @property
     def classified_share(self) -> float | None:
@@ -90,11 +92,11 @@ class LiveRecord:
         self._clock = clock
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()  # one save at a time: each row is written once
-        # The retained history, one entry per frame: its time, and its people's track ids and
-        # probabilities as arrays (a tenth of the memory of rows: 50 faces, 10 minutes at 15
-        # frames a second are 450,000 of them).
+        # The retained history, one entry per frame: its time, and its people's track ids,
+        # probabilities and attention (1, 0 or NaN) as arrays (a tenth of the memory of rows:
+        # 50 faces, 10 minutes at 15 frames a second are 450,000 of them).
         self._frame_times: deque[float] = deque()
-        self._history: deque[tuple[np.ndarray, np.ndarray]] = deque()
+        self._history: deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = deque()
         self._last_faces: list[Face] = []
         self._start: float | None = None
         self._frames = 0
@@ -131,6 +133,7 @@ class LiveRecord:
                 (
                     np.array([f.track_id for f in people], int),
                     np.array([f.probs for f in people], float).reshape(-1, len(self.classes)),
+                    np.array([row["attending"] for row in rows], float),
                 )
             )
             self._unsaved_rows.extend(self._to_keep(elapsed, rows))
@@ -165,6 +168,7 @@ class LiveRecord:
         recent = frame_times[frame_times > elapsed - 2.0]
         fps = (len(recent) - 1) / np.ptp(recent) if len(recent) > 1 and np.ptp(recent) else 0.0
         classified = [f.probs for f in last if f.classified]
+        posed = [f.attending for f in last if f.attending is not None]
         current = None
         if classified:
             mean = np.mean(classified, axis=0)
@@ -178,6 +182,7 @@ class LiveRecord:
             current=current,
             timeline=analytics.timeline(faces, frame_times, self.bucket_s),
             faces_classified=len(classified),
+            attention=float(np.mean(posed)) if posed else None,
         )
 
     def unsaved(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -258,15 +263,18 @@ class LiveRecord:
             self._history.popleft()
 
     def _history_table(
-        self, frame_times: np.ndarray, history: list[tuple[np.ndarray, np.ndarray]]
+        self,
+        frame_times: np.ndarray,
+        history: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     ) -> pd.DataFrame:
         """The retained faces, with the columns ``analytics.timeline`` reads."""
-        counts = [len(tracks) for tracks, _ in history]
-        empty = (np.empty(0, int), np.empty((0, len(self.classes))))
-        tracks, probs = (np.concatenate(part) for part in zip(empty, *history, strict=True))
+        counts = [len(tracks) for tracks, _, _ in history]
+        empty = (np.empty(0, int), np.empty((0, len(self.classes))), np.empty(0))
+        tracks, probs, looks = (np.concatenate(part) for part in zip(empty, *history, strict=True))
         table = pd.DataFrame(probs, columns=list(self.classes))
         table.insert(0, "time_s", np.repeat(frame_times, counts))
         table.insert(1, "track_id", tracks)
+        table["attending"] = looks
         return table
 
     @staticmethod

@@ -1,7 +1,8 @@
 """Saved sessions: every live run and analyzed video, kept in a SQL database.
 
 A session is its metadata (name, kind, start, end, settings, summary), its per-second
-timeline and, optionally, its per-face rows. Only these numbers are stored, never frames or
+timeline, its segments (named spans: a talk, a lesson part) and alerts, and, optionally, its
+per-face rows. Only these numbers are stored, never frames or
 face crops. A live stream stores at most one per-face row per track and second (see
 ``fer_core.live``), so a long session stays small; a video stores every row. Opening a
 session for a page (``get(..., faces=False)``) reads only its summary and timeline, and the
@@ -24,11 +25,12 @@ write that still finds the database locked is retried before it fails with
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -37,8 +39,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from fer_core.analytics import FACE_COLUMNS, TIMELINE_COLUMNS, track_table
+from fer_core.analytics import FACE_COLUMNS, POSE_COLUMNS, TIMELINE_COLUMNS, track_table
 from fer_core.errors import FerCoreError
+from fer_core.events import Alert, Segment
 from fer_core.labels import CLASSES
 from fer_core.redaction import mask_credentials
 from fer_core.serialization import jsonable
@@ -77,6 +80,7 @@ _timeline = sa.Table(
     *(sa.Column(name, sa.Float) for name in CLASSES),
     sa.Column("dominant", sa.String(16)),
     sa.Column("valence", sa.Float),
+    sa.Column("attention", sa.Float),
 )
 _schema = sa.Table("schema_version", _metadata, sa.Column("version", sa.Integer, nullable=False))
 _faces = sa.Table(
@@ -91,6 +95,28 @@ _faces = sa.Table(
     sa.Column("label", sa.String(16)),
     sa.Column("confidence", sa.Float),
     *(sa.Column(name, sa.Float) for name in CLASSES),
+    *(sa.Column(name, sa.Float) for name in POSE_COLUMNS),
+)
+_segments = sa.Table(
+    "segments",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False, index=True),
+    sa.Column("start_s", sa.Float, nullable=False),
+    sa.Column("end_s", sa.Float),
+    sa.Column("title", sa.String(200), nullable=False),
+)
+_alerts = sa.Table(
+    "alerts",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False, index=True),
+    sa.Column("time_s", sa.Float, nullable=False),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("metric", sa.String(32), nullable=False),
+    sa.Column("before", sa.Float),
+    sa.Column("after", sa.Float),
+    sa.Column("message", sa.String(500), nullable=False),
 )
 # A session's rows in the order they are read and exported: no sort of millions of rows.
 _faces_index = sa.Index(
@@ -122,6 +148,10 @@ class Session:
     faces: pd.DataFrame | None = field(repr=False)
     #: ``recording``, ``finished``, or ``interrupted`` (its writer stopped without finishing).
     status: str = FINISHED
+    #: Named spans (talks, lesson parts), in time order; the last may be open.
+    segments: list[Segment] = field(default_factory=list)
+    #: Alerts raised on the timeline, in time order.
+    alerts: list[Alert] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float | None:
@@ -141,6 +171,8 @@ class Session:
             "status": self.status,
             "settings": self.settings,
             "summary": self.summary,
+            "segments": [asdict(segment) for segment in self.segments],
+            "alerts": [asdict(alert) for alert in self.alerts],
             "timeline": _records(self.timeline),
             "faces": [] if self.faces is None else _records(self.faces),
         }
@@ -293,6 +325,8 @@ class SessionStore:
         settings: dict[str, Any] | None = None,
         started_at: datetime | None = None,
         ended_at: datetime | None = None,
+        segments: Sequence[Segment] = (),
+        alerts: Sequence[Alert] = (),
     ) -> int:
         """Store a finished session in one transaction (an analyzed video, a batch result):
         it is stored whole or not at all."""
@@ -320,6 +354,8 @@ class SessionStore:
             _insert_timeline(connection, session_id, timeline_rows)
             if face_rows:
                 connection.execute(sa.insert(_faces), face_rows)
+            _insert_segments(connection, session_id, segments)
+            _insert_alerts(connection, session_id, alerts)
             return session_id
 
         return self._write(work)
@@ -385,7 +421,9 @@ class SessionStore:
                 connection,
             )
             table = pd.read_sql(_faces_query(session_id), connection) if faces else None
-        timeline = timeline.astype({name: float for name in (*CLASSES, "valence")})
+            segments = _read_segments(connection, session_id)
+            alerts = _read_alerts(connection, session_id)
+        timeline = timeline.astype({name: float for name in (*CLASSES, "valence", "attention")})
         return Session(
             id=row["id"],
             name=row["name"],
@@ -397,6 +435,8 @@ class SessionStore:
             timeline=timeline.astype({"dominant": object}),
             faces=table,
             status=row["status"],
+            segments=segments,
+            alerts=alerts,
         )
 
     def rename(self, session_id: int, name: str) -> None:
@@ -414,11 +454,64 @@ class SessionStore:
         self._require(session_id)
 
         def work(connection: sa.Connection) -> None:
-            connection.execute(sa.delete(_faces).where(_faces.c.session_id == session_id))
-            connection.execute(sa.delete(_timeline).where(_timeline.c.session_id == session_id))
+            for table in (_faces, _timeline, _segments, _alerts):
+                connection.execute(sa.delete(table).where(table.c.session_id == session_id))
             connection.execute(sa.delete(_sessions).where(_sessions.c.id == session_id))
 
         self._write(work)
+
+    def segments(self, session_id: int) -> list[Segment]:
+        """A session's segments, in time order."""
+        self._require(session_id)
+        with self.engine.connect() as connection:
+            return _read_segments(connection, session_id)
+
+    def set_segments(self, session_id: int, segments: Sequence[Segment]) -> None:
+        """Replace a session's segments (an imported agenda, or edited ones) in one write;
+        they may not overlap."""
+        self._require(session_id)
+        _check_no_overlap(segments)
+
+        def work(connection: sa.Connection) -> None:
+            connection.execute(sa.delete(_segments).where(_segments.c.session_id == session_id))
+            _insert_segments(connection, session_id, segments)
+
+        self._write(work)
+
+    def start_segment(self, session_id: int, start_s: float, title: str) -> Segment:
+        """ "Next segment", marked live: the open segment (if any) ends at ``start_s`` and a
+        new one, open, starts there. Returns it."""
+        self._require(session_id)
+        title = title.strip()
+
+        def work(connection: sa.Connection) -> Segment:
+            existing = _read_segments(connection, session_id)
+            if existing and start_s <= existing[-1].start_s:
+                raise ValueError(
+                    f"a new segment must start after {existing[-1].title!r} "
+                    f"({existing[-1].start_s:.1f} s), not at {start_s:.1f} s"
+                )
+            segment = Segment(start_s, None, title or f"Segment {len(existing) + 1}")
+            mine = _segments.c.session_id == session_id
+            connection.execute(
+                sa.update(_segments).where(mine, _segments.c.end_s.is_(None)).values(end_s=start_s)
+            )
+            _insert_segments(connection, session_id, [segment])
+            return segment
+
+        return self._write(work)
+
+    def add_alerts(self, session_id: int, alerts: Sequence[Alert]) -> None:
+        """Store alerts raised on a session's timeline."""
+        self._require(session_id)
+        if alerts:
+            self._write(lambda connection: _insert_alerts(connection, session_id, alerts))
+
+    def alerts(self, session_id: int) -> list[Alert]:
+        """A session's alerts, in time order."""
+        self._require(session_id)
+        with self.engine.connect() as connection:
+            return _read_alerts(connection, session_id)
 
     def export(self, session_id: int) -> dict[str, Any]:
         """A session as a JSON-ready dict; ``write_json`` writes a long one in bounded memory."""
@@ -441,6 +534,7 @@ class SessionStore:
                 sa.func.max(_faces.c.time_s).label("last_s"),
                 sa.func.count().label("detections"),
                 *(sa.func.avg(_faces.c[name]).label(name) for name in CLASSES),
+                sa.func.avg(_faces.c.attending).label("attention"),
             )
             .where(_faces.c.session_id == session_id)
             .group_by(_faces.c.track_id)
@@ -448,7 +542,7 @@ class SessionStore:
         )
         with self.engine.connect() as connection:
             sums = pd.read_sql(query, connection)
-        return track_table(sums.astype({name: float for name in CLASSES}))
+        return track_table(sums.astype({name: float for name in (*CLASSES, "attention")}))
 
     def write_json(self, session_id: int, out: TextIO, chunk_rows: int = CHUNK_ROWS) -> None:
         """Write ``export(session_id)`` as JSON to ``out``, the faces a chunk at a time."""
@@ -504,6 +598,7 @@ class SessionStore:
         if faces is None or faces.empty:
             return []
         faces = faces if "frame" in faces else faces.assign(frame=-1)
+        faces = faces.assign(**{name: np.nan for name in POSE_COLUMNS if name not in faces})
         missing = set(FACE_COLUMNS) - set(faces.columns)
         if missing:
             raise SessionStoreError(f"faces table lacks column(s) {sorted(missing)}")
@@ -513,6 +608,8 @@ class SessionStore:
     def _timeline_rows(session_id: int, timeline: pd.DataFrame | None) -> list[dict[str, Any]]:
         if timeline is None or timeline.empty:
             return []
+        if "attention" not in timeline:  # from a faces table without head poses
+            timeline = timeline.assign(attention=np.nan)
         missing = set(TIMELINE_COLUMNS) - set(timeline.columns)
         if missing:
             raise SessionStoreError(f"timeline lacks column(s) {sorted(missing)}")
@@ -546,8 +643,25 @@ def _index_faces_by_time(connection: sa.Connection) -> None:
     _faces_index.create(connection)
 
 
+def _add_events(connection: sa.Connection) -> None:
+    """Version 4: head pose and attention per face, attention per second, and the segments
+    and alerts tables. Rows stored before have no pose: their attention is unknown (NULL)."""
+    number = sa.Float().compile(dialect=connection.dialect)
+    for table, column in (
+        *(("faces", name) for name in POSE_COLUMNS),
+        ("timeline", "attention"),
+    ):
+        connection.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {number}"))
+    _segments.create(connection)
+    _alerts.create(connection)
+
+
 #: Version N is reached from version N - 1 by ``MIGRATIONS[N]``; version 1 had no version table.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _add_liveness, 3: _index_faces_by_time}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
+    2: _add_liveness,
+    3: _index_faces_by_time,
+    4: _add_events,
+}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -602,6 +716,54 @@ def _insert_timeline(
         )
     )
     connection.execute(sa.insert(_timeline), rows)
+
+
+def _check_no_overlap(segments: Sequence[Segment]) -> None:
+    """Segments in time order may not overlap; an open one ends where the next starts."""
+    ordered = sorted(segments, key=lambda segment: segment.start_s)
+    for before, after in itertools.pairwise(ordered):
+        if before.end_s is not None and before.end_s > after.start_s:
+            raise ValueError(
+                f"segment {before.title!r} ({before.start_s:.1f}-{before.end_s:.1f} s) overlaps "
+                f"{after.title!r} (from {after.start_s:.1f} s)"
+            )
+        if before.start_s == after.start_s:
+            raise ValueError(f"segments {before.title!r} and {after.title!r} start together")
+
+
+def _insert_segments(
+    connection: sa.Connection, session_id: int, segments: Sequence[Segment]
+) -> None:
+    if segments:
+        rows = [{"session_id": session_id, **asdict(segment)} for segment in segments]
+        connection.execute(sa.insert(_segments), rows)
+
+
+def _read_segments(connection: sa.Connection, session_id: int) -> list[Segment]:
+    rows = connection.execute(
+        sa.select(_segments.c.start_s, _segments.c.end_s, _segments.c.title)
+        .where(_segments.c.session_id == session_id)
+        .order_by(_segments.c.start_s)
+    )
+    return [Segment(*row) for row in rows]
+
+
+def _insert_alerts(connection: sa.Connection, session_id: int, alerts: Sequence[Alert]) -> None:
+    if alerts:
+        rows = [{"session_id": session_id, **asdict(alert)} for alert in alerts]
+        for row in rows:
+            row["message"] = mask_credentials(row["message"])[:500]
+        connection.execute(sa.insert(_alerts), rows)
+
+
+def _read_alerts(connection: sa.Connection, session_id: int) -> list[Alert]:
+    columns = ("time_s", "rule", "metric", "before", "after", "message")
+    rows = connection.execute(
+        sa.select(*(_alerts.c[name] for name in columns))
+        .where(_alerts.c.session_id == session_id)
+        .order_by(_alerts.c.time_s, _alerts.c.id)
+    )
+    return [Alert(*row) for row in rows]
 
 
 def _faces_query(session_id: int) -> sa.Select:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from fer_core import analytics
-from fer_core.analytics import FACE_COLUMNS
+from fer_core.analytics import FACE_COLUMNS, POSE_COLUMNS
 from fer_core.analyzer import Face, FrameAnalyzer, face_rows
 from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
@@ -37,7 +37,7 @@ _FACE_DTYPES = {
     "h": int,
     "label": str,
     "confidence": float,
-} | dict.fromkeys(CLASSES, float)
+} | dict.fromkeys((*CLASSES, *POSE_COLUMNS), float)
 
 
 class VideoError(FerCoreError):

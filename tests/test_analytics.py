@@ -24,6 +24,7 @@ def _faces_table(times: np.ndarray, tracks: np.ndarray, weights: np.ndarray) -> 
     table = pd.DataFrame(probs, columns=list(CLASSES))
     table.insert(0, "time_s", times)
     table.insert(1, "track_id", tracks)
+    table["attending"] = np.nan  # no head pose unless a test gives one
     return table
 
 
@@ -45,6 +46,8 @@ def sessions(draw, max_faces: int = 40) -> tuple[pd.DataFrame, np.ndarray]:
     # Faces too small to classify carry NaN probabilities; sometimes all of them are.
     unclassified = draw(arrays(bool, n, elements=st.booleans())) if n else np.zeros(0, bool)
     table.loc[unclassified, list(CLASSES)] = np.nan
+    # Head pose: attending, not, or unknown (a detector without landmarks).
+    table["attending"] = draw(arrays(float, n, elements=st.sampled_from([0.0, 1.0, np.nan])))
     return table, frame_times
 
 
@@ -69,6 +72,11 @@ def test_timeline_invariants(session, bucket_s):
     assert table["n_faces"].sum() <= len(faces) and (table["n_tracks"] <= 6).all()
     for _, row in table[with_faces].iterrows():
         assert row["dominant"] == max(CLASSES, key=lambda c: row[c])
+    # Attention is a share of the faces with a pose, unknown in buckets without any.
+    posed = faces.dropna(subset=["attending"])
+    buckets_with_pose = np.unique(np.floor(posed["time_s"] / bucket_s + 1e-9) * bucket_s)
+    np.testing.assert_allclose(table.dropna(subset=["attention"])["time_s"], buckets_with_pose)
+    assert table["attention"].dropna().between(0, 1).all()
 
 
 @settings(max_examples=100, deadline=None)
@@ -78,6 +86,8 @@ def test_summary_invariants(session):
     summary = summarize(faces, frame_times)
     assert summary["frames_analyzed"] == len(frame_times)
     assert summary["face_detections"] == len(faces)
+    posed = faces["attending"].dropna()
+    assert summary["attention_share"] == (pytest.approx(posed.mean()) if len(posed) else None)
     if faces[list(CLASSES)].dropna().empty:
         assert summary["distribution"] is None and summary["peak_positive"] is None
         assert summary["faces_seen"] == (faces["track_id"].nunique() if len(faces) else 0)

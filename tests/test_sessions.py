@@ -14,8 +14,10 @@ import pytest
 import sqlalchemy as sa
 
 from fer_core import analytics
+from fer_core.events import Alert, Segment
 from fer_core.labels import CLASSES
 from fer_core.sessions import (
+    SCHEMA_VERSION,
     SessionNotFoundError,
     SessionStore,
     SessionStoreError,
@@ -34,6 +36,9 @@ def _faces(times: list[float], seed: int = 0) -> pd.DataFrame:
         table.insert(3 + "xywh".index(column), column, value)
     table["label"] = [CLASSES[i] for i in probs.argmax(axis=1)]
     table["confidence"] = probs.max(axis=1)
+    table["yaw"] = rng.uniform(-60, 60, len(times))
+    table["pitch"] = rng.uniform(-20, 20, len(times))
+    table["attending"] = (table["yaw"].abs() < 30).astype(float)
     return table[list(analytics.FACE_COLUMNS)]
 
 
@@ -255,10 +260,10 @@ def test_a_database_of_the_first_schema_is_upgraded_in_place(tmp_path):
     assert lecture.settings == {"blur": True} and lecture.timeline["n_frames"].tolist() == [4]
     assert SessionStore(path).list()["status"].tolist() == ["interrupted", "finished"]  # once
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
-        db.execute("UPDATE schema_version SET version = 4")
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+        db.execute(f"UPDATE schema_version SET version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(SessionStoreError, match="version 4"):
+    with pytest.raises(SessionStoreError, match=f"version {SCHEMA_VERSION + 1}"):
         SessionStore(path)
 
 
@@ -302,8 +307,87 @@ def test_a_database_of_the_second_schema_gets_faces_indexed_by_time(tmp_path):
     SessionStore(tmp_path / "new.db")
     assert _indexes(tmp_path / "new.db") == _indexes(path)  # a new database: the same index
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     db.close()
+
+
+#: Version 3: faces indexed by (session, time, track); no pose, attention, segments or alerts.
+VERSION_3 = [
+    *(s for s in VERSION_2 if not s.startswith("INSERT INTO schema_version")),
+    "INSERT INTO schema_version VALUES (3)",
+    "DROP INDEX ix_faces_session_id",
+    "CREATE INDEX ix_faces_session_time ON faces (session_id, time_s, track_id)",
+]
+
+
+def test_a_database_of_the_third_schema_gains_attention_segments_and_alerts(tmp_path):
+    path = tmp_path / "sessions.db"
+    with sqlite3.connect(path) as old:
+        for statement in VERSION_3:
+            old.execute(statement)
+    old.close()
+    store = SessionStore(path)
+    lecture = store.get(2)
+    # Rows stored before head poses existed: their attention is unknown, not "not attending".
+    assert lecture.faces[["yaw", "pitch", "attending"]].isna().all().all()
+    assert lecture.timeline["attention"].isna().all()
+    assert lecture.segments == [] and lecture.alerts == []
+    assert store.tracks(2)["attention"].isna().all()
+    store.start_segment(2, 0.0, "Opening")
+    store.add_alerts(2, [Alert(0.0, "valence", "valence", 0.4, 0.0, "Valence fell")])
+    reopened = SessionStore(path).get(2)
+    assert [s.title for s in reopened.segments] == ["Opening"]
+    assert [a.message for a in reopened.alerts] == ["Valence fell"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    db.close()
+
+
+def test_segments_are_marked_live_imported_and_edited(store):
+    session_id = store.create("Conference", "live")
+    assert store.start_segment(session_id, 0.0, "  Welcome ") == Segment(0.0, None, "Welcome")
+    store.start_segment(session_id, 95.5, "")
+    assert store.segments(session_id) == [
+        Segment(0.0, 95.5, "Welcome"),
+        Segment(95.5, None, "Segment 2"),
+    ]
+    with pytest.raises(ValueError, match="after 'Segment 2'"):
+        store.start_segment(session_id, 90.0, "Late")
+    agenda = [Segment(0.0, 600.0, "Keynote"), Segment(600.0, None, "Panel")]
+    store.set_segments(session_id, agenda)
+    assert store.get(session_id, faces=False).segments == agenda
+    with pytest.raises(ValueError, match="overlaps"):
+        store.set_segments(session_id, [Segment(0.0, 700.0, "A"), Segment(600.0, None, "B")])
+    assert store.segments(session_id) == agenda  # a refused edit changes nothing
+    with pytest.raises(SessionNotFoundError):
+        store.segments(999)
+
+
+def test_alerts_and_segments_are_stored_exported_and_deleted_with_their_session(store):
+    faces = _faces([0.0, 1.0, 2.0])
+    alerts = [
+        Alert(2.0, "attention", "attention", 0.8, 0.3, "Attention fell from 80% to 30%"),
+        Alert(1.0, "valence", "valence", 0.5, 0.1, "Valence fell, see rtsp://cam:secret@x"),
+    ]
+    segments = [Segment(0.0, 1.5, "Intro"), Segment(1.5, None, "Talk")]
+    session_id = store.save(
+        "Talk", "video", analytics.timeline(faces), faces, segments=segments, alerts=alerts
+    )
+    session = store.get(session_id)
+    assert session.segments == segments
+    assert [a.time_s for a in session.alerts] == [1.0, 2.0]  # in time order
+    assert "secret" not in session.alerts[0].message  # credentials never stored in clear
+    exported = store.export(session_id)
+    assert [s["title"] for s in exported["segments"]] == ["Intro", "Talk"]
+    assert exported["alerts"][1]["metric"] == "attention"
+    later = Alert(2.5, "faces", "n_faces", 20, 8, "Faces in view dropped")
+    store.add_alerts(session_id, [later])
+    assert store.alerts(session_id)[-1] == later
+    store.delete(session_id)
+    with store.engine.connect() as connection:
+        for table in ("segments", "alerts"):
+            count = connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+            assert count == 0
 
 
 def test_a_session_opens_without_its_faces_and_exports_them_in_chunks(store):
