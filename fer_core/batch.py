@@ -1,11 +1,12 @@
 """Analyze many videos unattended: per-video tables and summary, an index, resumable runs.
 
 Inputs are video files or folders (searched recursively for ``VIDEO_EXTENSIONS``). Each video
-gets a folder ``OUT/<name>/`` with ``faces.csv``, ``timeline.csv``, ``summary.json`` and, if
-asked, ``annotated.mp4``; ``OUT/index.csv`` and ``OUT/index.json`` list every input of the
-run with its status. Every file is written under a temporary name and renamed, and
-``summary.json`` is written last: it is what marks a video as done, so a re-run skips the
-videos whose summary matches the input file and the settings, and redoes the rest.
+gets a folder ``OUT/<name>/`` with ``faces.csv``, ``timeline.csv``, ``summary.json`` (with
+the timeline's alerts) and, if asked, ``annotated.mp4`` and an agenda's ``segments.csv``;
+``OUT/index.csv`` and ``OUT/index.json`` list every input of the run with its status. Every
+file is written under a temporary name and renamed, and ``summary.json`` is written last: it
+is what marks a video as done, so a re-run skips the videos whose summary matches the input
+file and the settings, and redoes the rest.
 
 The work is cut into tasks (a whole video, or ``chunk_s``-second chunks of one) that run in
 this process, in a local process pool or on a Ray cluster. Tasks only analyze; this process
@@ -38,6 +39,7 @@ from fer_core.batch_outputs import (
     drop_if_empty,
     fingerprint,
     index_row,
+    refresh_events,
     remove_parts,
     write_index,
     write_outputs,
@@ -52,6 +54,7 @@ from fer_core.batch_types import (
     VideoOutputs,
 )
 from fer_core.errors import FerCoreError
+from fer_core.events.segments import Segment
 from fer_core.redaction import mask_credentials
 
 __all__ = [
@@ -216,6 +219,7 @@ def run_batch(
     save_sessions: bool = False,
     db: str | os.PathLike[str] | None = None,
     reporter: Reporter | None = None,
+    agenda: Sequence[Segment] | None = None,
 ) -> BatchResult:
     """Analyze every video of ``inputs`` into ``out``; failures are recorded, never raised.
 
@@ -223,7 +227,10 @@ def run_batch(
     processes; ``engine="ray"`` sends tasks to Ray (``address``, e.g. ``"auto"``, or a Ray
     started here, or the one already initialized). Videos done by an earlier run with the
     same settings are skipped unless ``force``. With ``save_sessions`` each video is also
-    stored in the dashboard's session database (``db``: a path or SQLAlchemy URL).
+    stored in the dashboard's session database (``db``: a path or SQLAlchemy URL). Every
+    video's summary lists its alerts; an ``agenda`` (offsets from each video's start, see
+    ``fer_core.events.agenda``) gives each video ``segments.csv`` and a ``segments`` list,
+    also for videos done before (from their timeline, not analyzed again).
     Raises ``BatchError`` only for a run that cannot start.
     """
     settings = settings or Settings()
@@ -258,8 +265,11 @@ def run_batch(
         summary = None if force else finished_summary(outputs, item.path, settings)
         if summary is not None:
             try:
+                refreshed = refresh_events(outputs, summary, agenda)
                 if save is not None:
-                    summary = save.save_earlier(outputs, item.path, summary)
+                    save.update_events(summary, refreshed)
+                    refreshed = save.save_earlier(outputs, item.path, refreshed)
+                summary = refreshed
             except (FerCoreError, OSError, ValueError) as error:
                 finish(position, index_row(item, name, "failed", str(error)))
                 continue
@@ -294,7 +304,7 @@ def run_batch(
         try:
             if failures:
                 raise FerCoreError(failures[0])
-            summary = write_outputs(video, settings, save)
+            summary = write_outputs(video, settings, save, agenda)
             row = done_row(video.item, video.name, "ok", summary, db_name)
             analyzed_s += summary["duration_s"]
             processing_s += summary["processing_s"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from fer_core import analytics
 from fer_core.batch_engines import Done, Outcome, Task
 from fer_core.batch_types import BUCKET_S, Input, Settings, VideoOutputs
 from fer_core.chunk_links import link_tracks, relabel
+from fer_core.events.alerts import Alert, detect_alerts
+from fer_core.events.segments import Segment, segment_table
 from fer_core.redaction import mask_credentials
 from fer_core.serialization import jsonable
 
@@ -55,8 +57,11 @@ INDEX_COLUMNS = (
 #: The run's index files in the output folder, beside the videos' folders.
 INDEX_FILES = ("index.csv", "index.json")
 
-#: Stores one analyzed video as a session: ``(path, summary, timeline, faces) -> {"db", "id"}``.
-SaveSession = Callable[[Path, dict, pd.DataFrame, pd.DataFrame], dict[str, Any]]
+#: Stores one analyzed video as a session:
+#: ``(path, summary, timeline, faces, segments, alerts) -> {"db", "id"}``.
+SaveSession = Callable[
+    [Path, dict, pd.DataFrame, pd.DataFrame, Sequence[Segment], Sequence[Alert]], dict[str, Any]
+]
 
 
 @dataclass
@@ -167,7 +172,12 @@ def _concat_mp4(parts: list[Path], target: Path) -> None:
     atomic_write(target, write)
 
 
-def write_outputs(video: Video, settings: Settings, session: SaveSession | None) -> dict[str, Any]:
+def write_outputs(
+    video: Video,
+    settings: Settings,
+    session: SaveSession | None,
+    agenda: Sequence[Segment] | None = None,
+) -> dict[str, Any]:
     """Write a finished video's files, ``summary.json`` last; returns the summary."""
     faces, timeline, summary = _assemble(video, settings)
     outputs = video.outputs
@@ -176,10 +186,62 @@ def write_outputs(video: Video, settings: Settings, session: SaveSession | None)
         _concat_mp4(parts, outputs.annotated)
     atomic_write(outputs.faces, lambda p: faces.to_csv(p, index=False))
     atomic_write(outputs.timeline, lambda p: timeline.to_csv(p, index=False))
+    add_events(outputs, summary, timeline, agenda)
     if session is not None:
-        summary["sessions"] = [session(video.path, summary, timeline, faces)]
+        saved = session(video.path, summary, timeline, faces, *stored_events(summary))
+        summary["sessions"] = [saved]
     write_json(outputs.summary, summary)
     return summary
+
+
+def add_events(
+    outputs: VideoOutputs,
+    summary: dict,
+    timeline: pd.DataFrame,
+    agenda: Sequence[Segment] | None,
+) -> None:
+    """Put a video's alerts and, with an agenda, its segments' figures in its summary (the
+    agenda too, to tell a re-run with another one); ``segments.csv`` holds the figures."""
+    summary["alerts"] = [asdict(alert) for alert in detect_alerts(timeline)]
+    if agenda is None:
+        return
+    table = segment_table(timeline, agenda, end_s=summary["duration_s"])
+    atomic_write(outputs.segments, lambda p: table.to_csv(p, index=False))
+    summary["agenda"] = [asdict(segment) for segment in agenda]
+    summary["segments"] = jsonable(table.to_dict("records"))
+    summary["outputs"] = summary.get("outputs", {}) | {"segments": outputs.segments.name}
+
+
+def refresh_events(
+    outputs: VideoOutputs, summary: dict, agenda: Sequence[Segment] | None
+) -> dict[str, Any]:
+    """A video done by an earlier run, its alerts and segments brought up to date from its
+    timeline: done before alerts existed, or before this agenda was given."""
+    same_agenda = agenda is None or (
+        summary.get("agenda") == [asdict(segment) for segment in agenda]
+        and outputs.segments.is_file()
+    )
+    if "alerts" in summary and same_agenda:
+        return summary
+    summary = dict(summary)
+    add_events(outputs, summary, read_timeline(outputs.timeline), agenda)
+    write_json(outputs.summary, summary)
+    return summary
+
+
+def stored_events(summary: dict) -> tuple[list[Segment], list[Alert]]:
+    """What a video's summary says to store with its session: the agenda's segments that
+    start within the video, and the alerts."""
+    segments = [Segment(**s) for s in summary.get("agenda") or ()]
+    segments = [s for s in segments if s.start_s < summary["duration_s"]]
+    return segments, [Alert(**a) for a in summary.get("alerts", ())]
+
+
+def read_timeline(path: Path) -> pd.DataFrame:
+    """A ``timeline.csv`` as ``analytics.timeline`` gave it (no dominant emotion: None)."""
+    timeline = pd.read_csv(path).astype({"dominant": object})
+    timeline["dominant"] = timeline["dominant"].where(timeline["dominant"].notna(), None)
+    return timeline
 
 
 def remove_parts(outputs: VideoOutputs) -> None:

@@ -103,6 +103,10 @@ class VideoOutputs:
         return self.folder / "summary.json"
 
     @property
+    def segments(self) -> Path:
+        return self.folder / "segments.csv"
+
+    @property
     def annotated(self) -> Path:
         return self.folder / "annotated.mp4"
 

@@ -23,6 +23,8 @@ from fer_core.batch import (
 )
 from fer_core.batch_engines import cached_analyzer
 from fer_core.chunk_links import LOOKAHEAD_S, WARMUP_S
+from fer_core.events.agenda import parse_agenda
+from fer_core.events.segments import SEGMENT_COLUMNS
 from fer_core.synthetic import scene, write_demo_video
 from fer_core.video import analyze_video
 
@@ -333,3 +335,70 @@ def test_sessions_are_saved_once(library, tmp_path):
     other = tmp_path / "other.db"
     run_batch([library], tmp_path / "out", save_sessions=True, db=other)
     assert len(sessions.SessionStore(other).list()) == 2
+
+
+def test_agenda_gives_every_video_segments_and_a_new_agenda_needs_no_new_analysis(
+    library, tmp_path, capsys
+):
+    agenda = tmp_path / "agenda.csv"
+    agenda.write_text("start,end,title\n0,1,Opening\n1,,Talk\n2,,Late\n")
+    out = tmp_path / "out"
+    main = _cli()
+    assert main([str(library), "--out", str(out), "--agenda", str(agenda), "--no-progress"]) == 0
+    for name, length in (("a", 2), ("b", 3)):
+        table = pd.read_csv(out / name / "segments.csv")
+        assert tuple(table.columns) == SEGMENT_COLUMNS
+        assert table["title"].tolist() == ["Opening", "Talk", "Late"]
+        summary = json.loads((out / name / "summary.json").read_text())
+        assert [s["title"] for s in summary["segments"]] == ["Opening", "Talk", "Late"]
+        assert summary["outputs"]["segments"] == "segments.csv"
+        assert summary["alerts"] == []  # one steady face: nothing to report
+        opening, talk, late = summary["segments"]
+        assert opening["seconds_with_data"] == 1 and opening["dominant"] == "happy"
+        assert talk["end_s"] == 2 and talk["seconds_with_data"] == 1
+        assert late["end_s"] == pytest.approx(max(2, summary["duration_s"]))
+        if length == 2:  # the video ends as the last segment starts: no figures
+            assert late["seconds_with_data"] == 0 and late["happy"] is None
+        else:
+            assert late["seconds_with_data"] == 1 and late["happy"] > 0.5
+    analyzed_at = (out / "a" / "faces.csv").stat().st_mtime_ns
+
+    agenda.write_text("0:00 Welcome\n0:02 Questions\n")
+    assert main([str(library), "--out", str(out), "--agenda", str(agenda), "--no-progress"]) == 0
+    assert "2 already done" in capsys.readouterr().out
+    assert (out / "a" / "faces.csv").stat().st_mtime_ns == analyzed_at
+    table = pd.read_csv(out / "b" / "segments.csv")
+    assert table["title"].tolist() == ["Welcome", "Questions"]
+    assert table["seconds_with_data"].tolist() == [2, 1]
+
+
+def test_a_bad_agenda_stops_the_run_before_any_video(library, tmp_path, capsys):
+    agenda = tmp_path / "agenda.csv"
+    agenda.write_text("start,end,title\n0,60,Opening\n30,,Talk\n")
+    out = tmp_path / "out"
+    main = _cli()
+    assert main([str(library), "--out", str(out), "--agenda", str(agenda)]) == 1
+    error = capsys.readouterr().err
+    assert "agenda.csv, line 2 (Opening) overlaps line 3" in error
+    assert main([str(library), "--out", str(out), "--agenda", str(tmp_path / "none.csv")]) == 1
+    assert "no agenda file at" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_agenda_segments_and_alerts_are_saved_with_the_sessions(library, tmp_path):
+    sessions = pytest.importorskip("fer_core.sessions")
+    db = tmp_path / "sessions.db"
+    agenda = parse_agenda("0:00 Opening\n0:01 Talk\n0:02.5 Late\n")
+    result = run_batch([library], tmp_path / "out", save_sessions=True, db=db, agenda=agenda)
+    store = sessions.SessionStore(db)
+    a, b = (int(row["session_id"]) for row in result.rows)
+    assert [s.title for s in store.segments(a)] == ["Opening", "Talk"]  # a is 2 s long
+    assert store.segments(b) == agenda
+    assert store.alerts(b) == []
+
+    # Another agenda on a re-run: the stored sessions' segments follow, none saved twice.
+    other = parse_agenda("start,end,title\n0,2,First part\n")
+    again = run_batch([library], tmp_path / "out", save_sessions=True, db=db, agenda=other)
+    assert [r["status"] for r in again.rows] == ["skipped", "skipped"]
+    assert len(store.list()) == 2
+    assert store.segments(a) == store.segments(b) == other

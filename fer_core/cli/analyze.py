@@ -2,14 +2,18 @@
 
 fer-core analyze INPUT... --out DIR [--sample-fps N] [--detector NAME] [--model M]
        [--annotate] [--blur] [--workers N] [--engine local|ray] [--address A] [--chunk-s S]
-       [--force] [--save-sessions [--db PATH_OR_URL]] [--no-progress]
+       [--force] [--save-sessions [--db PATH_OR_URL]] [--agenda FILE] [--no-progress]
 INPUT is video files or folders of them (searched recursively). A re-run skips the videos
-already done. Exit code: 0 if every video succeeded, 1 if any failed, 2 for a usage error.
+already done. --agenda applies one agenda to every video: a CSV with the header
+start,end,title (times in seconds or [H:]MM:SS from the video's start; end may be empty)
+or a chapter list ("05:30 Keynote" a line); each video gets segments.csv. Exit code: 0 if
+every video succeeded, 1 if any failed or the agenda is unusable, 2 for a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from fer_core.cli import quiet
 
@@ -65,6 +69,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--db", metavar="PATH_OR_URL", help="session database: SQLite path or SQLAlchemy URL"
     )
+    parser.add_argument(
+        "--agenda", metavar="FILE", help="segments for every video: CSV start,end,title or chapters"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     quiet.add_option(parser)
     return parser
@@ -77,7 +84,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         parser.error("--db needs --save-sessions")
     from fer_core.batch import BatchError, Settings, run_batch
     from fer_core.cli.progress import ProgressBars
+    from fer_core.events.agenda import AgendaError, read_agenda
 
+    try:  # before any video: a bad agenda would spoil every one
+        agenda = read_agenda(args.agenda) if args.agenda else None
+    except AgendaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     bars = ProgressBars(enabled=not args.no_progress)
     try:
         settings = Settings(
@@ -99,6 +112,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             save_sessions=args.save_sessions,
             db=args.db,
             reporter=bars,
+            agenda=agenda,
         )
     except BatchError as error:
         bars.close()
