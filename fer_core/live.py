@@ -14,7 +14,8 @@ frame with a ``FrameAnalyzer`` in this process; the callback thread calls ``proc
 ``callback`` with ``av.VideoFrame`` objects, as streamlit-webrtc does).
 ``fer_core.workers.LiveWorker`` offers the same surface with the analyzer in a worker process.
 ``SessionRecorder`` saves a stream into the session store from its own thread, whatever
-page shows it, and closes the session however the stream ends. This module itself never
+page shows it, and closes the session however the stream ends; it raises alerts on the
+timeline as it grows and marks segments live. This module itself never
 imports TensorFlow.
 """
 
@@ -35,6 +36,8 @@ import pandas as pd
 
 from fer_core import analytics
 from fer_core.analytics import FACE_COLUMNS
+from fer_core.events.alerts import DEFAULT_RULES, Alert, AlertMonitor, AlertRule
+from fer_core.events.segments import Segment
 from fer_core.faces import Face, face_rows
 from fer_core.labels import CLASSES
 
@@ -366,13 +369,21 @@ class SessionRecorder:
     says why the latest write failed.
     """
 
-    def __init__(self, store: SessionStore, every_s: float = SAVE_EVERY_S) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        every_s: float = SAVE_EVERY_S,
+        rules: Sequence[AlertRule] = DEFAULT_RULES,
+    ) -> None:
         self.store = store
         self.every_s = every_s
-        self._lock = threading.Lock()  # guards the three below: start and stop may race
+        self.rules = tuple(rules)
+        self._lock = threading.Lock()  # guards the five below: start and stop may race
         self._session_id: int | None = None
         self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
+        self._recorded: LiveRecord | None = None  # the record of the stream being saved
+        self._alerts: list[Alert] = []
         self._error: str | None = None
 
     @property
@@ -384,6 +395,21 @@ class SessionRecorder:
     def error(self) -> str | None:
         """Why the latest write failed, until one succeeds; None when all is saved."""
         return self._error
+
+    @property
+    def alerts(self) -> list[Alert]:
+        """The alerts raised on the stream being recorded (or the last one), in time order."""
+        with self._lock:
+            return list(self._alerts)
+
+    def next_segment(self, title: str = "") -> Segment:
+        """ "Next segment": the current segment ends now and a new one, named ``title`` (or
+        numbered), starts at the stream's present second."""
+        with self._lock:
+            session_id, record = self._session_id, self._recorded
+        if session_id is None or record is None:
+            raise RuntimeError("no stream is being recorded")
+        return self.store.start_segment(session_id, record.elapsed(), title)
 
     def start(self, stream: RecordedStream, name: str, settings: dict | None = None) -> int:
         """Open a session for ``stream`` (stopping any recorded before) and save it as it goes."""
@@ -397,7 +423,8 @@ class SessionRecorder:
             daemon=True,
         )
         with self._lock:
-            self._session_id, self._stop, self._thread, self._error = session_id, stop, thread, None
+            self._session_id, self._stop, self._thread = session_id, stop, thread
+            self._recorded, self._alerts, self._error = stream.record, [], None
         atexit.register(self.stop)
         thread.start()
         return session_id
@@ -407,7 +434,7 @@ class SessionRecorder:
         within ``wait_s``; otherwise the thread goes on trying (``error`` says why)."""
         with self._lock:
             stop, thread = self._stop, self._thread
-            self._session_id = self._stop = self._thread = None
+            self._session_id = self._stop = self._thread = self._recorded = None
         if thread is None:
             return self._error is None
         atexit.unregister(self.stop)
@@ -423,24 +450,37 @@ class SessionRecorder:
         stop: threading.Event,
         generation: int,
     ) -> None:
-        """The thread: save every ``every_s`` until the stream ends, then save and finish."""
+        """The thread: save every ``every_s`` until the stream ends, then save and finish;
+        alerts are raised on the timeline as it grows, and stored as they come."""
+        monitor = AlertMonitor(self.rules)
+        unsaved: list[Alert] = []  # raised, not yet stored: kept for the next try
         ended = False
         while not ended:
             ended = stop.wait(self.every_s) or stream() is None
             if record.generation != generation:  # its rows are gone; the new ones are not ours
                 self._error = f"session {session_id}: the stream restarted before it was saved"
                 return
+            raised = monitor.update(record.snapshot().timeline)
+            with self._lock:
+                self._alerts.extend(raised)
+            unsaved.extend(raised)
             tries = FINAL_SAVE_TRIES if ended else 1
-            while not self._saved(record, session_id, finish=ended):
+            while not self._saved(record, session_id, unsaved, finish=ended):
                 tries -= 1
                 if not tries:
                     break
                 time.sleep(self.every_s)
 
-    def _saved(self, record: LiveRecord, session_id: int, finish: bool) -> bool:
-        """Write what is new with the summary so far (a heartbeat, even if nothing is new),
-        and ``finish`` the session; False, with ``error`` set, if the database refused."""
+    def _saved(
+        self, record: LiveRecord, session_id: int, alerts: list[Alert], finish: bool
+    ) -> bool:
+        """Write what is new with the summary so far (a heartbeat, even if nothing is new)
+        and the ``alerts`` not yet stored (emptied once they are), and ``finish`` the
+        session; False, with ``error`` set, if the database refused."""
         try:
+            if alerts:
+                self.store.add_alerts(session_id, alerts)
+                alerts.clear()
             written = record.save(
                 lambda faces, timeline: self.store.append(
                     session_id, faces, timeline, record.summary()

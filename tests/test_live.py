@@ -391,6 +391,45 @@ def test_a_locked_database_delays_saving_and_loses_nothing(tmp_path):
     assert len(stored) == len(_kept(fed)) and not stored.duplicated(["frame", "track_id"]).any()
 
 
+def _room(record: LiveRecord, clock: FakeClock, seconds: float, mood: str, looking: bool):
+    """Ten people at 2 frames a second, all feeling ``mood`` and looking at the stage or not."""
+    probs = np.full(len(CLASSES), 0.01, np.float32)
+    probs[CLASSES.index(mood)] = 1 - 0.01 * (len(CLASSES) - 1)
+    for _ in range(int(seconds * 2)):
+        people = [
+            Face((40 * i, 0, 30, 30), probs, mood, float(probs.max()), i, attending=looking)
+            for i in range(1, 11)
+        ]
+        record.add(record.elapsed(), people, 10)
+        clock.now += 0.5
+
+
+def test_a_recorded_stream_raises_alerts_live_and_marks_segments(tmp_path):
+    store = SessionStore(tmp_path / "sessions.db")
+    clock = FakeClock()
+    stream = Stream(clock)
+    stream.record.history_s = 600.0
+    recorder = SessionRecorder(store, every_s=0.05)
+    session_id = recorder.start(stream, "Workshop")
+    assert recorder.next_segment("Welcome").start_s == 0.0
+    _room(stream.record, clock, 60, "happy", looking=True)
+    assert recorder.next_segment("  ").title == "Segment 2"
+    _wait_for(lambda: store.get(session_id).timeline["n_frames"].sum() >= 120, "a save")
+    assert recorder.alerts == []  # a steady room raises nothing
+    _room(stream.record, clock, 60, "sad", looking=False)  # the room turns, and looks away
+    _wait_for(lambda: len(recorder.alerts) == 2, "the alerts")
+    assert recorder.stop()
+    session = store.get(session_id)
+    assert [s.title for s in session.segments] == ["Welcome", "Segment 2"]
+    assert session.segments[0].end_s == session.segments[1].start_s == pytest.approx(60.0)
+    assert {a.metric for a in session.alerts} == {"valence", "attention"}
+    assert all(60 <= a.time_s < 120 for a in session.alerts)
+    assert session.timeline["attention"].iloc[0] == 1.0
+    assert session.timeline["attention"].iloc[-1] == 0.0
+    with pytest.raises(RuntimeError, match="no stream"):
+        recorder.next_segment("After the end")
+
+
 RECORD_AND_EXIT = """
 import sys, time
 from fer_core.labels import CLASSES
