@@ -2,14 +2,17 @@
 
 A session is its metadata (name, kind, start, end, settings, summary), its per-second
 timeline, its segments (named spans: a talk, a lesson part) and alerts, and, optionally, its
-per-face rows. Only these numbers are stored, never frames or
-face crops. A live stream stores at most one per-face row per track and second (see
-``fer_core.live``), so a long session stays small; a video stores every row. Opening a
-session for a page (``get(..., faces=False)``) reads only its summary and timeline, and the
-per-face rows are read in chunks (``faces_chunks``, ``write_json``, ``write_faces_csv``), so a
-session of millions of rows is never held in memory whole. SQLite is the default (one file,
-nothing to run); any database SQLAlchemy speaks to works through a URL such as
-``postgresql+psycopg://user@host/db``.
+per-face rows. An event (kind ``event``, ``fer_core.cameras.Event``) also stores each of its
+cameras (masked name, when it joined and left, its own summary), each camera's own
+per-second timeline, and each camera's gaps: spans in which it sent no frame, which are "no
+data", not "no faces"; its ``timeline`` is the cameras' combined. Only these numbers are
+stored, never frames or face crops. A live stream stores at most one per-face row per track
+and second (see ``fer_core.live``), so a long session stays small; a video stores every row.
+Opening a session for a page (``get(..., faces=False)``) reads only its summary and
+timelines, and the per-face rows are read in chunks (``faces_chunks``, ``write_json``,
+``write_faces_csv``), so a session of millions of rows is never held in memory whole. SQLite
+is the default (one file, nothing to run); any database SQLAlchemy speaks to works through a
+URL such as ``postgresql+psycopg://user@host/db``.
 
 Live runs are written as they go (``create``, then ``append``, then ``finish``). A session's
 ``status`` is ``recording`` until it is finished, and every append is a heartbeat: a session
@@ -47,15 +50,34 @@ from fer_core.redaction import mask_credentials
 from fer_core.serialization import jsonable
 
 DEFAULT_DB = Path.home() / ".local" / "share" / "fer_core" / "sessions.db"
-KINDS = ("live", "video")
+KINDS = ("live", "video", "event")
 RECORDING, FINISHED, INTERRUPTED = "recording", "finished", "interrupted"
 STALE_AFTER_S = 60.0  # a heartbeat older than this: the session's writer is gone
 BUSY_TIMEOUT_S = 15.0  # how long one write waits for another process's to finish
 WRITE_ATTEMPTS = 3  # tries of a write that finds the database locked or unreachable
 CHUNK_ROWS = 50_000  # per-face rows read at once when a session is exported
+#: An event's per-face rows keep their cameras' tracks apart: camera k's track t is stored as
+#: track id ``k * CAMERA_TRACKS + t`` (trackers number each camera's faces from 1).
+CAMERA_TRACKS = 1_000_000
 _T = TypeVar("_T")
 
 _metadata = sa.MetaData()
+
+
+def _second_columns() -> list[sa.Column]:
+    """A per-second row's time and figures (new objects each call: a column has one table)."""
+    return [
+        sa.Column("time_s", sa.Float, primary_key=True),
+        sa.Column("n_frames", sa.Integer, nullable=False),
+        sa.Column("n_faces", sa.Integer, nullable=False),
+        sa.Column("n_tracks", sa.Integer, nullable=False),
+        *(sa.Column(name, sa.Float) for name in CLASSES),
+        sa.Column("dominant", sa.String(16)),
+        sa.Column("valence", sa.Float),
+        sa.Column("attention", sa.Float),
+    ]
+
+
 _sessions = sa.Table(
     "sessions",
     _metadata,
@@ -73,14 +95,7 @@ _timeline = sa.Table(
     "timeline",
     _metadata,
     sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), primary_key=True),
-    sa.Column("time_s", sa.Float, primary_key=True),
-    sa.Column("n_frames", sa.Integer, nullable=False),
-    sa.Column("n_faces", sa.Integer, nullable=False),
-    sa.Column("n_tracks", sa.Integer, nullable=False),
-    *(sa.Column(name, sa.Float) for name in CLASSES),
-    sa.Column("dominant", sa.String(16)),
-    sa.Column("valence", sa.Float),
-    sa.Column("attention", sa.Float),
+    *_second_columns(),
 )
 _schema = sa.Table("schema_version", _metadata, sa.Column("version", sa.Integer, nullable=False))
 _faces = sa.Table(
@@ -118,6 +133,33 @@ _alerts = sa.Table(
     sa.Column("after", sa.Float),
     sa.Column("message", sa.String(500), nullable=False),
 )
+_cameras = sa.Table(
+    "cameras",
+    _metadata,
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), primary_key=True),
+    sa.Column("camera", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(500), nullable=False),  # the masked URL, or the device
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("added_s", sa.Float, nullable=False),
+    sa.Column("removed_s", sa.Float),
+    sa.Column("summary", sa.JSON),
+)
+_camera_timeline = sa.Table(
+    "camera_timeline",
+    _metadata,
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), primary_key=True),
+    sa.Column("camera", sa.Integer, primary_key=True),
+    *_second_columns(),
+)
+_gaps = sa.Table(
+    "gaps",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id"), nullable=False, index=True),
+    sa.Column("camera", sa.Integer, nullable=False),
+    sa.Column("start_s", sa.Float, nullable=False),
+    sa.Column("end_s", sa.Float),  # NULL while the camera is still away
+)
 # A session's rows in the order they are read and exported: no sort of millions of rows.
 _faces_index = sa.Index(
     "ix_faces_session_time", _faces.c.session_id, _faces.c.time_s, _faces.c.track_id
@@ -130,6 +172,30 @@ class SessionNotFoundError(FerCoreError, KeyError):
 
 class SessionStoreError(FerCoreError):
     """The database cannot be opened or the data does not fit the schema."""
+
+
+@dataclass(frozen=True)
+class SessionCamera:
+    """One camera of an event: ``name`` is its masked URL or device, ``kind`` its scheme or
+    ``device``; it joined at ``added_s`` and left at ``removed_s`` (seconds from the event's
+    start; None while it runs), and ``summary`` covers its own frames."""
+
+    camera: int
+    name: str
+    kind: str
+    added_s: float
+    removed_s: float | None = None
+    summary: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CameraGap:
+    """Seconds from the event's start between which ``camera`` sent no frame (no data, not
+    "no faces"); ``end_s`` is None while it is still away."""
+
+    camera: int
+    start_s: float
+    end_s: float | None = None
 
 
 @dataclass
@@ -152,6 +218,12 @@ class Session:
     segments: list[Segment] = field(default_factory=list)
     #: Alerts raised on the timeline, in time order.
     alerts: list[Alert] = field(default_factory=list)
+    #: An event's cameras, by id; empty for a single stream or a video.
+    cameras: list[SessionCamera] = field(default_factory=list)
+    #: An event's per-camera timelines: ``camera`` and ``TIMELINE_COLUMNS``, by camera and time.
+    camera_timeline: pd.DataFrame = field(default_factory=lambda: _empty_camera_timeline())
+    #: An event's cameras' gaps, by camera and time.
+    gaps: list[CameraGap] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float | None:
@@ -173,9 +245,16 @@ class Session:
             "summary": self.summary,
             "segments": [asdict(segment) for segment in self.segments],
             "alerts": [asdict(alert) for alert in self.alerts],
+            "cameras": [asdict(camera) for camera in self.cameras],
+            "gaps": [asdict(gap) for gap in self.gaps],
             "timeline": _records(self.timeline),
-            "faces": [] if self.faces is None else _records(self.faces),
+            "camera_timeline": _records(self.camera_timeline),
+            "faces": [] if self.faces is None else _records(self.faces),  # last: see write_json
         }
+
+
+def _empty_camera_timeline() -> pd.DataFrame:
+    return pd.DataFrame(columns=["camera", *TIMELINE_COLUMNS])
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -423,7 +502,10 @@ class SessionStore:
             table = pd.read_sql(_faces_query(session_id), connection) if faces else None
             segments = _read_segments(connection, session_id)
             alerts = _read_alerts(connection, session_id)
-        timeline = timeline.astype({name: float for name in (*CLASSES, "valence", "attention")})
+            cameras = _read_cameras(connection, session_id)
+            camera_timeline = _read_camera_timeline(connection, session_id)
+            gaps = _read_gaps(connection, session_id)
+        timeline = _typed_timeline(timeline)
         return Session(
             id=row["id"],
             name=row["name"],
@@ -432,11 +514,14 @@ class SessionStore:
             ended_at=_from_db(row["ended_at"]),
             settings=row["settings"] or {},
             summary=row["summary"],
-            timeline=timeline.astype({"dominant": object}),
+            timeline=timeline,
             faces=table,
             status=row["status"],
             segments=segments,
             alerts=alerts,
+            cameras=cameras,
+            camera_timeline=camera_timeline,
+            gaps=gaps,
         )
 
     def rename(self, session_id: int, name: str) -> None:
@@ -454,7 +539,7 @@ class SessionStore:
         self._require(session_id)
 
         def work(connection: sa.Connection) -> None:
-            for table in (_faces, _timeline, _segments, _alerts):
+            for table in (_faces, _timeline, _segments, _alerts, _cameras, _camera_timeline, _gaps):
                 connection.execute(sa.delete(table).where(table.c.session_id == session_id))
             connection.execute(sa.delete(_sessions).where(_sessions.c.id == session_id))
 
@@ -512,6 +597,101 @@ class SessionStore:
         self._require(session_id)
         with self.engine.connect() as connection:
             return _read_alerts(connection, session_id)
+
+    def add_camera(
+        self, session_id: int, camera: int, name: str, kind: str, added_s: float
+    ) -> None:
+        """Record that ``camera`` (its masked ``name``; masked again here) joined the event
+        ``added_s`` seconds after it started."""
+        self._require(session_id)
+        row = {
+            "session_id": session_id,
+            "camera": camera,
+            "name": mask_credentials(name)[:500],
+            "kind": kind,
+            "added_s": added_s,
+        }
+        self._write(lambda connection: connection.execute(sa.insert(_cameras).values(**row)))
+
+    def append_camera(
+        self,
+        session_id: int,
+        camera: int,
+        faces: pd.DataFrame | None = None,
+        timeline: pd.DataFrame | None = None,
+        summary: dict[str, Any] | None = None,
+        removed_s: float | None = None,
+    ) -> None:
+        """Add one camera's per-face rows (its track ids made the event's: see
+        ``CAMERA_TRACKS``) and per-second rows (a bucket already stored is replaced), with its
+        summary so far and, once it left, ``removed_s``; in one transaction, which is also the
+        event's heartbeat."""
+        self._require(session_id)
+        if faces is not None and not faces.empty:
+            faces = faces.assign(track_id=faces["track_id"] + camera * CAMERA_TRACKS)
+        face_rows = self._face_rows(session_id, faces)
+        timeline_rows = self._timeline_rows(session_id, timeline)
+        for row in timeline_rows:
+            row["camera"] = camera
+        values: dict[str, Any] = {}
+        if summary is not None:
+            values["summary"] = jsonable(summary)
+        if removed_s is not None:
+            values["removed_s"] = removed_s
+
+        def work(connection: sa.Connection) -> None:
+            if timeline_rows:
+                times = [row["time_s"] for row in timeline_rows]
+                mine = (_camera_timeline.c.session_id == session_id) & (
+                    _camera_timeline.c.camera == camera
+                )
+                connection.execute(
+                    sa.delete(_camera_timeline).where(mine, _camera_timeline.c.time_s.in_(times))
+                )
+                connection.execute(sa.insert(_camera_timeline), timeline_rows)
+            if face_rows:
+                connection.execute(sa.insert(_faces), face_rows)
+            if values:
+                this = (_cameras.c.session_id == session_id) & (_cameras.c.camera == camera)
+                connection.execute(sa.update(_cameras).where(this).values(**values))
+            connection.execute(
+                sa.update(_sessions)
+                .where(_sessions.c.id == session_id)
+                .values(heartbeat_at=_utc(None))
+            )
+
+        self._write(work)
+
+    def set_gaps(self, session_id: int, camera: int, gaps: Sequence[CameraGap]) -> None:
+        """Replace ``camera``'s gaps with ``gaps`` (the last may still be open)."""
+        self._require(session_id)
+        rows = [{"session_id": session_id, **asdict(gap), "camera": camera} for gap in gaps]
+
+        def work(connection: sa.Connection) -> None:
+            mine = (_gaps.c.session_id == session_id) & (_gaps.c.camera == camera)
+            connection.execute(sa.delete(_gaps).where(mine))
+            if rows:
+                connection.execute(sa.insert(_gaps), rows)
+
+        self._write(work)
+
+    def cameras(self, session_id: int) -> list[SessionCamera]:
+        """An event's cameras, by id."""
+        self._require(session_id)
+        with self.engine.connect() as connection:
+            return _read_cameras(connection, session_id)
+
+    def camera_timeline(self, session_id: int) -> pd.DataFrame:
+        """An event's per-camera timelines: ``camera`` and ``TIMELINE_COLUMNS``."""
+        self._require(session_id)
+        with self.engine.connect() as connection:
+            return _read_camera_timeline(connection, session_id)
+
+    def gaps(self, session_id: int) -> list[CameraGap]:
+        """An event's cameras' gaps, by camera and time."""
+        self._require(session_id)
+        with self.engine.connect() as connection:
+            return _read_gaps(connection, session_id)
 
     def export(self, session_id: int) -> dict[str, Any]:
         """A session as a JSON-ready dict; ``write_json`` writes a long one in bounded memory."""
@@ -656,11 +836,18 @@ def _add_events(connection: sa.Connection) -> None:
     _alerts.create(connection)
 
 
+def _add_cameras(connection: sa.Connection) -> None:
+    """Version 5: events with several cameras: the cameras, each one's timeline and gaps."""
+    for table in (_cameras, _camera_timeline, _gaps):
+        table.create(connection)
+
+
 #: Version N is reached from version N - 1 by ``MIGRATIONS[N]``; version 1 had no version table.
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
     2: _add_liveness,
     3: _index_faces_by_time,
     4: _add_events,
+    5: _add_cameras,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -764,6 +951,42 @@ def _read_alerts(connection: sa.Connection, session_id: int) -> list[Alert]:
         .order_by(_alerts.c.time_s, _alerts.c.id)
     )
     return [Alert(*row) for row in rows]
+
+
+def _typed_timeline(timeline: pd.DataFrame) -> pd.DataFrame:
+    """A timeline as read: figures as floats (NULL as NaN), ``dominant`` as objects."""
+    floats = {name: float for name in (*CLASSES, "valence", "attention")}
+    return timeline.astype(floats).astype({"dominant": object})
+
+
+def _read_cameras(connection: sa.Connection, session_id: int) -> list[SessionCamera]:
+    columns = ("camera", "name", "kind", "added_s", "removed_s", "summary")
+    rows = connection.execute(
+        sa.select(*(_cameras.c[name] for name in columns))
+        .where(_cameras.c.session_id == session_id)
+        .order_by(_cameras.c.camera)
+    )
+    return [SessionCamera(*row) for row in rows]
+
+
+def _read_camera_timeline(connection: sa.Connection, session_id: int) -> pd.DataFrame:
+    columns = ("camera", *TIMELINE_COLUMNS)
+    table = pd.read_sql(
+        sa.select(*(_camera_timeline.c[name] for name in columns))
+        .where(_camera_timeline.c.session_id == session_id)
+        .order_by(_camera_timeline.c.camera, _camera_timeline.c.time_s),
+        connection,
+    )
+    return _typed_timeline(table)
+
+
+def _read_gaps(connection: sa.Connection, session_id: int) -> list[CameraGap]:
+    rows = connection.execute(
+        sa.select(_gaps.c.camera, _gaps.c.start_s, _gaps.c.end_s)
+        .where(_gaps.c.session_id == session_id)
+        .order_by(_gaps.c.camera, _gaps.c.start_s)
+    )
+    return [CameraGap(*row) for row in rows]
 
 
 def _faces_query(session_id: int) -> sa.Select:

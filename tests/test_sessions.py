@@ -17,7 +17,9 @@ from fer_core import analytics
 from fer_core.events import Alert, Segment
 from fer_core.labels import CLASSES
 from fer_core.sessions import (
+    CAMERA_TRACKS,
     SCHEMA_VERSION,
+    CameraGap,
     SessionNotFoundError,
     SessionStore,
     SessionStoreError,
@@ -341,6 +343,90 @@ def test_a_database_of_the_third_schema_gains_attention_segments_and_alerts(tmp_
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     db.close()
+
+
+#: Version 4: head pose and attention, segments and alerts; no cameras.
+VERSION_4 = [
+    *(s for s in VERSION_3 if not s.startswith("INSERT INTO schema_version")),
+    "INSERT INTO schema_version VALUES (4)",
+    *(f"ALTER TABLE faces ADD COLUMN {name} FLOAT" for name in ("yaw", "pitch", "attending")),
+    "ALTER TABLE timeline ADD COLUMN attention FLOAT",
+    """CREATE TABLE segments (id INTEGER NOT NULL, session_id INTEGER NOT NULL,
+    start_s FLOAT NOT NULL, end_s FLOAT, title VARCHAR(200) NOT NULL, PRIMARY KEY (id))""",
+    """CREATE TABLE alerts (id INTEGER NOT NULL, session_id INTEGER NOT NULL,
+    time_s FLOAT NOT NULL, rule VARCHAR(64) NOT NULL, metric VARCHAR(32) NOT NULL,
+    before FLOAT, after FLOAT, message VARCHAR(500) NOT NULL, PRIMARY KEY (id))""",
+]
+
+
+def test_a_database_of_the_fourth_schema_gains_event_cameras(tmp_path):
+    path = tmp_path / "sessions.db"
+    with sqlite3.connect(path) as old:
+        for statement in VERSION_4:
+            old.execute(statement)
+    old.close()
+    store = SessionStore(path)
+    lecture = store.get(2)  # a single stream: no cameras
+    assert lecture.cameras == [] and lecture.gaps == [] and lecture.camera_timeline.empty
+    event = store.create("Hall", "event")
+    store.add_camera(event, 1, "rtsp://admin:***@10.0.0.5/stream", "rtsp", 0.0)
+    store.set_gaps(event, 1, [CameraGap(1, 3.0, None)])
+    reopened = SessionStore(path).get(event)
+    assert [c.name for c in reopened.cameras] == ["rtsp://admin:***@10.0.0.5/stream"]
+    assert reopened.gaps == [CameraGap(1, 3.0, None)]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    db.close()
+
+
+def _camera_faces(times: list[float], track_id: int, seed: int) -> pd.DataFrame:
+    return _faces(times, seed).assign(track_id=track_id)
+
+
+def test_an_event_stores_each_camera_its_timeline_and_gaps(store):
+    event = store.create("Conference", "event", {"cameras": ["rtsp://admin:***@hall/1"]})
+    store.add_camera(event, 1, "rtsp://admin:s3cret@hall/1", "rtsp", 0.0)  # masked here too
+    store.add_camera(event, 2, "/dev/video0", "device", 1.5)
+    hall, stage = _camera_faces([0.0, 0.5, 1.0], 1, 0), _camera_faces([1.5, 2.0], 1, 1)
+    store.append_camera(event, 1, hall, analytics.timeline(hall), {"faces_seen": 1})
+    store.append_camera(event, 2, stage, analytics.timeline(stage))
+    # The last second grew: it is replaced, not stored twice.
+    grown = _camera_faces([1.0, 1.25], 1, 2)
+    store.append_camera(event, 1, grown.iloc[1:], analytics.timeline(grown), removed_s=1.9)
+    store.set_gaps(event, 2, [CameraGap(2, 2.2, None)])
+    store.set_gaps(event, 2, [CameraGap(2, 2.2, 4.0), CameraGap(2, 5.0, None)])  # replaced
+
+    session = store.get(event)
+    assert session.kind == "event"
+    assert [(c.camera, c.name, c.kind, c.added_s, c.removed_s) for c in session.cameras] == [
+        (1, "rtsp://admin:***@hall/1", "rtsp", 0.0, 1.9),
+        (2, "/dev/video0", "device", 1.5, None),
+    ]
+    assert session.cameras[0].summary == {"faces_seen": 1}  # kept when not given again
+    table = session.camera_timeline
+    assert table[["camera", "time_s"]].values.tolist() == [[1, 0.0], [1, 1.0], [2, 1.0], [2, 2.0]]
+    assert table.loc[1, "n_frames"] == 2 and table["valence"].notna().all()
+    assert session.gaps == [CameraGap(2, 2.2, 4.0), CameraGap(2, 5.0, None)]
+    # Two cameras' first tracks stay apart, each camera's tracks numbered apart.
+    assert sorted(store.tracks(event)["track_id"]) == [CAMERA_TRACKS + 1, 2 * CAMERA_TRACKS + 1]
+    assert store.cameras(event) == session.cameras and store.gaps(event) == session.gaps
+    pd.testing.assert_frame_equal(store.camera_timeline(event), table)
+
+    exported = json.loads(json.dumps(store.export(event)))
+    assert [c["camera"] for c in exported["cameras"]] == [1, 2]
+    assert len(exported["camera_timeline"]) == 4 and exported["gaps"][1]["end_s"] is None
+    written = io.StringIO()
+    store.write_json(event, written)
+    assert json.loads(written.getvalue()) == exported
+    assert "s3cret" not in written.getvalue()
+
+    store.delete(event)
+    with store.engine.connect() as connection:
+        for name in ("cameras", "camera_timeline", "gaps", "faces"):
+            count = connection.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one()
+            assert count == 0
+    with pytest.raises(SessionNotFoundError):
+        store.append_camera(event, 1, timeline=analytics.timeline(hall))
 
 
 def test_segments_are_marked_live_imported_and_edited(store):
