@@ -5,6 +5,7 @@ pypdf, the HTML parsed and, where Debian's chromium is installed, opened with th
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -21,8 +22,9 @@ from pypdf import PdfReader
 
 from fer_core.analytics import TIMELINE_COLUMNS, valence
 from fer_core.cli import main
-from fer_core.events import Alert, Segment
-from fer_core.events.report import HOW_TO_READ, PRIVACY_NOTE
+from fer_core.definitions import PRIVACY_NOTE
+from fer_core.events import Alert, Segment, report
+from fer_core.events.report_data import HOW_TO_READ
 from fer_core.labels import CLASSES
 from fer_core.sessions import SessionStore
 
@@ -304,3 +306,22 @@ def test_the_html_renders_offline_in_chromium(db, both):
         SECONDS,
         SECONDS,
     ]
+
+
+def test_one_read_gives_both_documents_each_drawn_once(db, monkeypatch):
+    store = SessionStore(db.path)
+    reads, drawn = [], []
+    get = store.get
+    monkeypatch.setattr(
+        store, "get", lambda *args, **kwargs: reads.append(args) or get(*args, **kwargs)
+    )
+    pdf_document = report.pdf_document
+    monkeypatch.setattr(
+        report, "pdf_document", lambda *args: drawn.append(args) or pdf_document(*args)
+    )
+    both = report.read_report(store, [db.first, db.second])
+    assert reads == [(db.first,), (db.second,)]
+    assert both.pdf is both.pdf and both.html is both.html  # drawn on first use, then kept
+    assert len(drawn) == 1 and len(reads) == 2
+    assert both.pdf.startswith(b"%PDF") and len(PdfReader(io.BytesIO(both.pdf)).pages) == 6
+    assert both.html == report.report_html(store, [db.first, db.second])
