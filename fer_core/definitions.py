@@ -39,11 +39,13 @@ ATTENTION = (
 PRIVACY_NOTE = (
     "What is stored: numbers, and the names typed in; no pictures. Each session's name, "
     "kind, start and end, settings and summary, its segments (title, start and end) and "
-    "alerts, the per-second figures, and per-face numbers (time, frame, track number, box "
-    "position and size, emotion probabilities, the likeliest emotion and its probability, "
-    "head yaw and pitch in degrees, and whether the face was turned to the stage). Never "
-    "video frames, images or crops of faces. Track numbers identify a face only within one "
-    "session; no identity or face template is kept.",
+    "alerts, the per-second figures (for an event with several cameras, each camera's too, "
+    "with its address masked, when it joined and left and when it sent nothing), and "
+    "per-face numbers (time, frame, track number, box position and size, emotion "
+    "probabilities, the likeliest emotion and its probability, head yaw and pitch in "
+    "degrees, and whether the face was turned to the stage). Never video frames, images or "
+    "crops of faces. Track numbers identify a face only within one session; no identity or "
+    "face template is kept.",
     "These are estimates of expressions, not of what anyone feels. The model reads posed, "
     "frontal, well-lit faces best; it is weaker on small, turned or dimly lit faces, and its "
     "training data (FER2013) is not balanced across ages and ethnicities. Read the charts as "
