@@ -8,18 +8,9 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from fer_core.events import Alert
 from fer_core.labels import CLASSES
-
-#: One colour per emotion on every chart, so a glance across pages reads the same.
-COLORS = {
-    "angry": "#d62728",
-    "disgust": "#8c564b",
-    "fear": "#9467bd",
-    "happy": "#2ca02c",
-    "neutral": "#7f7f7f",
-    "sad": "#1f77b4",
-    "surprise": "#ff7f0e",
-}
+from fer_core.palette import ALERT_COLOR, COLORS, SEGMENT_FILLS
 
 
 def _layout(figure: go.Figure, height: int = 300) -> go.Figure:
@@ -58,6 +49,72 @@ def valence_line(timeline: pd.DataFrame, rolled: pd.DataFrame | None = None) -> 
     figure.update_layout(title="Valence", xaxis_title="time (s)", yaxis_title="valence")
     figure.update_yaxes(range=[-1, 1])
     return _layout(figure)
+
+
+def attention_line(timeline: pd.DataFrame, rolled: pd.DataFrame | None = None) -> go.Figure:
+    """The share of faces attending per bucket, with an optional rolling mean on top."""
+    figure = go.Figure()
+    figure.add_scatter(
+        x=timeline["time_s"], y=timeline["attention"], name="per second", mode="lines"
+    )
+    if rolled is not None:
+        figure.add_scatter(
+            x=rolled["time_s"], y=rolled["attention"], name="rolling mean", line={"width": 3}
+        )
+    figure.update_layout(title="Attention", xaxis_title="time (s)", yaxis_title="share attending")
+    figure.update_yaxes(range=[0, 1], tickformat=".0%")
+    return _layout(figure)
+
+
+def mark_events(
+    figure: go.Figure, segments: pd.DataFrame | None = None, alerts: Sequence[Alert] = ()
+) -> go.Figure:
+    """Shade each segment (a ``segment_table``: title, start_s, end_s) with its title, and
+    draw each alert as a red dashed line; in place, and returned."""
+    for index, row in enumerate(() if segments is None else segments.itertuples()):
+        figure.add_vrect(
+            x0=row.start_s,
+            x1=row.end_s,
+            fillcolor=SEGMENT_FILLS[index % len(SEGMENT_FILLS)],
+            opacity=0.12,
+            line_width=0,
+            annotation_text=row.title,
+            annotation_position="top left",
+            annotation_font_size=10,
+        )
+    for alert in alerts:
+        figure.add_vline(x=alert.time_s, line_dash="dash", line_color=ALERT_COLOR)
+    if alerts:  # a hover over an invisible point says what each line is
+        figure.add_scatter(
+            x=[a.time_s for a in alerts],
+            y=[0] * len(alerts),
+            mode="markers",
+            marker={"color": ALERT_COLOR, "symbol": "triangle-up", "size": 9},
+            name="alert",
+            hovertext=[a.message for a in alerts],
+            hoverinfo="text",
+        )
+    return figure
+
+
+def segment_bars(table: pd.DataFrame, measure: str) -> go.Figure:
+    """One bar per segment of ``measure`` (a ``segment_table`` column); coloured by session
+    when the table has a ``session`` column (``segments_across``)."""
+    session = "session" if "session" in table else None
+    figure = px.bar(
+        table,
+        x="title",
+        y=measure,
+        color=session,
+        barmode="group",
+        labels={"title": "segment"},
+        title=f"{measure.replace('_', ' ')} by segment",
+    )
+    if measure in ("attention", *CLASSES):
+        figure.update_yaxes(range=[0, 1], tickformat=".0%")
+    elif measure == "mean_valence":
+        figure.update_yaxes(range=[-1, 1])
+    return _layout(figure, height=340)
 
 
 def distribution_bar(distribution: Mapping[str, float] | None, title: str) -> go.Figure:

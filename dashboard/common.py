@@ -16,7 +16,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
@@ -27,6 +27,7 @@ import charts
 from fer_core import analytics, defaults
 from fer_core.catalog import LIVE_MODEL, model_names
 from fer_core.detection import DEFAULT_DETECTOR, DETECTORS
+from fer_core.events import Alert
 from fer_core.sessions import SessionStore
 
 
@@ -66,6 +67,9 @@ class AnalysisSettings:
     smoothing_s: float
     min_face: int
     detect_every_s: float
+    attention_cone_deg: float = defaults.ATTENTION_CONE_DEG
+    stage_yaw_deg: float = 0.0
+    stage_pitch_deg: float = 0.0
 
     def analyzer_options(self) -> dict[str, Any]:
         """``FrameAnalyzer``'s keyword arguments: a worker process builds the analyzer."""
@@ -75,6 +79,8 @@ class AnalysisSettings:
             "smoothing_s": self.smoothing_s,
             "min_face": self.min_face,
             "detect_every_s": self.detect_every_s,
+            "attention_cone_deg": self.attention_cone_deg,
+            "stage_direction": (self.stage_yaw_deg, self.stage_pitch_deg),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -132,8 +138,47 @@ def analysis_settings(key: str, disabled: bool = False) -> AnalysisSettings:
         "where a search of a room costs most of a second; a newcomer is picked up at the next "
         "full search. 0 searches every frame.",
     )
+    with sidebar.expander("Attention"):
+        cone = st.slider(
+            "Attending within (degrees)",
+            10,
+            60,
+            int(defaults.ATTENTION_CONE_DEG),
+            5,
+            key=f"{key}_cone",
+            disabled=disabled,
+            help="A face attends when its head points within this angle of the stage.",
+        )
+        stage_yaw = st.slider(
+            "Stage direction, left/right (degrees)",
+            -90,
+            90,
+            0,
+            5,
+            key=f"{key}_stage_yaw",
+            disabled=disabled,
+            help="Where the stage is as seen from the audience, relative to the camera: 0 when "
+            "the camera is at the stage; negative when the stage is to the image's left.",
+        )
+        stage_pitch = st.slider(
+            "Stage direction, down/up (degrees)",
+            -45,
+            45,
+            0,
+            5,
+            key=f"{key}_stage_pitch",
+            disabled=disabled,
+            help="Negative when the stage is below the camera (a camera mounted high).",
+        )
     return AnalysisSettings(
-        model or "", detector, float(smoothing), int(min_face), float(detect_every)
+        model or "",
+        detector,
+        float(smoothing),
+        int(min_face),
+        float(detect_every),
+        float(cone),
+        float(stage_yaw),
+        float(stage_pitch),
     )
 
 
@@ -142,14 +187,27 @@ def share_text(share: float | None) -> str | None:
     return None if share is None else f"{share:.0%} of the room"
 
 
-def timeline_charts(timeline: pd.DataFrame, key: str, empty: str) -> None:
-    """The emotion mix per second and valence with a 10 s rolling mean; ``empty`` if no faces."""
+def timeline_charts(
+    timeline: pd.DataFrame,
+    key: str,
+    empty: str,
+    segments: pd.DataFrame | None = None,
+    alerts: Sequence[Alert] = (),
+) -> None:
+    """The emotion mix per second, valence and attention (where head poses were estimated)
+    with 10 s rolling means, each with the ``segments`` shaded (a ``segment_table``) and the
+    ``alerts`` marked; ``empty`` if no faces."""
     if not timeline["valence"].notna().any():
         st.info(empty)
         return
-    st.plotly_chart(charts.emotions_over_time(timeline), key=f"{key}_area")
+    area = charts.emotions_over_time(timeline)
+    st.plotly_chart(charts.mark_events(area, segments, alerts), key=f"{key}_area")
     rolled = analytics.rolling(timeline.dropna(subset=["valence"]), window_s=10)
-    st.plotly_chart(charts.valence_line(timeline, rolled), key=f"{key}_valence")
+    valence = charts.valence_line(timeline, rolled)
+    st.plotly_chart(charts.mark_events(valence, segments, alerts), key=f"{key}_valence")
+    if timeline["attention"].notna().any():
+        attention = charts.attention_line(timeline, rolled)
+        st.plotly_chart(charts.mark_events(attention, segments, alerts), key=f"{key}_attention")
 
 
 def streamed_download(write: Callable[[int, TextIO], None], session_id: int) -> Callable[[], bytes]:

@@ -101,12 +101,13 @@ def timeline(
 
 
 def rolling(table: pd.DataFrame, window_s: float = 5.0, bucket_s: float = 1.0) -> pd.DataFrame:
-    """Rolling means of the class columns and valence over the last ``window_s`` seconds.
+    """Rolling means of the class columns, valence and (where the table has it) attention over
+    the last ``window_s`` seconds.
 
     Empty buckets are skipped (not counted as zeros); each output row covers the buckets
     whose start lies in ``(time_s - window_s, time_s]``.
     """
-    columns = [*CLASSES, "valence"]
+    columns = [*CLASSES, "valence", *(["attention"] if "attention" in table else [])]
     indexed = table.set_index(pd.to_timedelta(table["time_s"], unit="s"))[columns]
     smoothed = indexed.rolling(pd.Timedelta(seconds=window_s), min_periods=1).mean()
     smoothed = smoothed.reset_index(drop=True)

@@ -28,6 +28,8 @@ from streamlit.testing.v1 import AppTest
 from fer_core import analytics
 from fer_core.catalog import DEFAULT_MODEL
 from fer_core.detection import DEFAULT_DETECTOR
+from fer_core.events import Alert, Segment
+from fer_core.labels import CLASSES
 from fer_core.sessions import SessionStore
 from fer_core.synthetic import scene, write_demo_video
 from fer_core.workers import LiveWorker
@@ -143,6 +145,7 @@ def test_live_page_shows_what_the_worker_analyzed_and_a_worker_death(app):
         "Faces in view": "0",
         "Faces classified": "0",
         "Faces seen": "0",
+        "Attention": "-",
     }
     labels = {widget.label for widget in app.selectbox} | {widget.label for widget in app.slider}
     assert {"Model", "Face detector", "Smoothing (s)", "Minimum face size (px)"} <= labels
@@ -158,7 +161,8 @@ def test_live_page_shows_what_the_worker_analyzed_and_a_worker_death(app):
         assert int(metrics["Frames analyzed"]) >= 3
         assert metrics["Faces in view"] == "2" and metrics["Faces seen"] == "2"
         assert metrics["Faces classified"] == "2"  # both large enough to read
-        assert len(app.get("plotly_chart")) == 3  # now, emotions over time, valence
+        assert metrics["Attention"] == "100%"  # both face the camera
+        assert len(app.get("plotly_chart")) == 4  # now, emotions over time, valence, attention
         assert not app.error
 
         os.kill(monitor.pid, signal.SIGKILL)  # the model's process crashes
@@ -196,6 +200,11 @@ def test_a_live_stream_is_saved_and_closed_when_its_tab_closes(database, monkeyp
     assert store.get(session_id).status == "recording"
     monitor: LiveWorker = app.session_state["live_monitor"]
     _stream(monitor, lambda: monitor.snapshot().faces_in_view == 2)
+    app.text_input(key="segment_name").set_value("Keynote")
+    next(b for b in app.button if b.label == "Next segment").click().run()
+    assert not app.exception, app.exception
+    _stream(monitor, lambda: monitor.snapshot().frames >= 30)
+    next(b for b in app.button if b.label == "Next segment").click().run()  # no name
     webrtc.options["on_video_ended"]()  # the tab closes: no rerun of the page follows
     assert monitor.pid is None
     session = store.get(session_id)
@@ -207,6 +216,8 @@ def test_a_live_stream_is_saved_and_closed_when_its_tab_closes(database, monkeyp
     seconds = session.faces.assign(second=session.faces["time_s"] // 1)
     assert not seconds.duplicated(["track_id", "second"]).any()
     assert session.timeline["n_frames"].sum() == summary["frames_analyzed"]
+    assert [segment.title for segment in session.segments] == ["Keynote", "Segment 2"]
+    assert session.segments[0].end_s == session.segments[1].start_s > session.segments[0].start_s
 
 
 def test_sessions_whose_server_died_are_shown_as_interrupted(app, database):
@@ -238,7 +249,8 @@ def test_uploaded_video_gives_charts_downloads_and_a_session(app, database, demo
     metrics = _metrics(app)
     assert metrics["Faces seen"] == "2" and metrics["Frames analyzed"] == "12"
     assert metrics["Faces in view"] == metrics["Faces classified"] == "2.0"
-    assert len(app.get("plotly_chart")) == 3
+    charts = [chart.key for chart in app.get("plotly_chart")]
+    assert charts == ["video_overall", "video_area", "video_valence", "video_attention"]
     tracks = app.dataframe[0].value
     assert list(tracks.columns) == list(analytics.TRACK_COLUMNS) and len(tracks) == 2
     downloads = [button.proto.label for button in app.get("download_button")]
@@ -246,6 +258,26 @@ def test_uploaded_video_gives_charts_downloads_and_a_session(app, database, demo
     saved = SessionStore(database).list()
     assert saved["name"].tolist() == ["talk.mp4"] and saved["kind"].tolist() == ["video"]
     assert saved.loc[0, "faces_seen"] == 2
+
+
+def test_an_agenda_uploaded_with_a_video_divides_its_session(app, database, demo_video):
+    _open(app, "video")
+    agenda = b"00:00 Opening\n00:01 Q&A\n"  # a chapter list
+    app.file_uploader[1].set_value(("chapters.txt", agenda, "text/plain"))
+    _analyze_upload(app, demo_video)
+    assert not app.error
+    table = next(frame.value for frame in app.dataframe if "title" in frame.value)
+    assert table["title"].tolist() == ["Opening", "Q&A"]
+    assert table["end_s"].tolist() == [1.0, 2.0]  # the last ends with the video
+    (session_id,) = SessionStore(database).list()["id"]
+    titles = [segment.title for segment in SessionStore(database).segments(session_id)]
+    assert titles == ["Opening", "Q&A"]
+
+    _open(app, "video")
+    app.file_uploader[1].set_value(("agenda.csv", b"start,end,title\n5,2,Backwards\n", "text/csv"))
+    _analyze_upload(app, demo_video)
+    assert "agenda.csv, line 2" in app.error[0].value  # refused before any analysis
+    assert len(SessionStore(database).list()) == 1
 
 
 def test_a_result_the_database_refuses_is_kept_with_its_file_and_saved_on_retry(
@@ -313,7 +345,10 @@ def test_sessions_open_rename_export_compare_delete(app, database, monkeypatch):
     session_box.set_value(first).run()
     assert _metrics(app)["Faces seen"] == "1"
     downloads = [button.proto.label for button in app.get("download_button")]
-    assert downloads == ["Export JSON", "Per-second CSV", "Per-face CSV"]
+    assert set(downloads) == {"Export JSON", "Per-second CSV", "Per-face CSV"} | {
+        "Report (HTML)",
+        "Report (PDF)",
+    }
     assert opened and all(kw == {"faces": False} for kw in opened)  # per-face rows: on export
     tables = len(app.dataframe)
     app.toggle(key="session_tracks").set_value(True).run()
@@ -336,6 +371,56 @@ def test_sessions_open_rename_export_compare_delete(app, database, monkeypatch):
     next(button for button in app.button if button.label == "Delete session").click().run()
     assert SessionStore(database).list()["id"].tolist() == [first]
     assert json.loads(json.dumps(SessionStore(database).export(first)))["name"] == "Morning keynote"
+
+
+def test_a_session_shows_its_segments_and_alerts_and_takes_an_agenda(app, database):
+    table = pd.DataFrame(
+        [
+            {"time_s": float(t), "frame": t, "track_id": 1, "x": 0, "y": 0, "w": 50, "h": 50}
+            | {"label": "happy", "confidence": 0.7}
+            | dict.fromkeys(CLASSES, 0.05)
+            | {"happy": 0.7, "attending": float(t < 60)}
+            for t in range(120)
+        ]
+    )
+    store = SessionStore(database)
+    session_id = store.save(
+        "Open day",
+        "video",
+        analytics.timeline(table),
+        table,
+        analytics.summarize(table),
+        segments=[Segment(0.0, 60.0, "Welcome"), Segment(60.0, None, "Demo")],
+        alerts=[Alert(75.0, "attention falling", "attention", 1.0, 0.0, "Attention fell")],
+    )
+    _open(app, "sessions")
+    next(box for box in app.selectbox if box.label == "Session").set_value(session_id).run()
+    assert not app.exception, app.exception
+    segments = next(frame.value for frame in app.dataframe if "title" in frame.value)
+    assert segments["title"].tolist() == ["Welcome", "Demo"]
+    assert segments["attention"].tolist() == [1.0, 0.0]
+    alerts = next(frame.value for frame in app.dataframe if "alert" in frame.value)
+    assert alerts["alert"].tolist() == ["Attention fell"]
+    charts = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    titles = [chart["layout"]["title"]["text"] for chart in charts]
+    assert "Attention" in titles and "mean valence by segment" in titles
+    bands = [shape for shape in charts[0]["layout"]["shapes"] if shape["type"] == "rect"]
+    assert [(band["x0"], band["x1"]) for band in bands] == [(0.0, 60.0), (60.0, 120.0)]
+
+    agenda = b"start,end,title\n0,0:30,Intro\n0:30,,Q&A\n"
+    app.file_uploader(key=f"agenda_{session_id}").set_value(("agenda.csv", agenda, "text/csv"))
+    app.run()
+    next(b for b in app.button if b.label.startswith("Replace the segments")).click().run()
+    assert not app.exception, app.exception
+    assert SessionStore(database).segments(session_id) == [
+        Segment(0.0, 30.0, "Intro"),
+        Segment(30.0, None, "Q&A"),
+    ]
+    app.file_uploader(key=f"agenda_{session_id}").set_value(("bad.csv", b"start,end\n", "text/csv"))
+    app.run()
+    next(b for b in app.button if b.label.startswith("Replace the segments")).click().run()
+    assert any("was not imported" in error.value for error in app.error)
+    assert len(SessionStore(database).segments(session_id)) == 2  # unchanged
 
 
 def test_an_export_is_built_when_downloaded_from_rows_streamed_to_a_file(database, monkeypatch):

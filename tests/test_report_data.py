@@ -95,7 +95,8 @@ def test_sessions_are_read_once_each_in_the_order_given(tmp_path):
     )
     reports = read_sessions(store, [second, first, second])
     assert [report.label for report in reports] == [f"b (#{second})", f"a (#{first})"]
-    assert reports[0].duration_s == 100  # as stored, not the timeline's length
+    # On its own clock (a video's length), not the 100 s its analysis took.
+    assert reports[0].duration_s == SECONDS
     assert reports[0].session.faces is None  # the per-face rows are not read
     with pytest.raises(ValueError, match="at least one session"):
         read_sessions(store, [])

@@ -13,6 +13,8 @@ from fer_core.events.segments import (
     closed,
     segment_table,
     segments_across,
+    segments_from_table,
+    timeline_end_s,
 )
 from fer_core.labels import CLASSES
 
@@ -127,3 +129,29 @@ def test_segments_across_sessions_in_one_table():
     assert list(both["session"]) == ["Monday", "Tuesday", "Tuesday"]
     assert list(both["title"]) == ["Talk", "Talk", "Q&A"]
     assert list(segments_across({}).columns) == ["session", *SEGMENT_COLUMNS]
+
+
+def test_segments_as_a_person_edits_them_in_a_table():
+    table = pd.DataFrame(
+        {
+            "start_s": [600.0, 0.0, np.nan],
+            "end_s": [np.nan, 600.0, 5.0],
+            "title": ["  Panel ", None, "never started"],
+        }
+    )
+    assert segments_from_table(table) == [
+        Segment(0.0, 600.0, "Segment 1"),
+        Segment(600.0, None, "Panel"),
+    ]
+    backwards = pd.DataFrame({"start_s": [10.0], "end_s": [5.0], "title": ["Q&A"]})
+    with pytest.raises(ValueError, match=r"row 1: segment 'Q&A' ends at 5\.0 s"):
+        segments_from_table(backwards)
+
+
+def test_a_session_ends_on_its_own_clock_not_its_wall_clock():
+    seconds = pd.DataFrame([_second(t, 1, HAPPY) for t in range(30)])
+    assert timeline_end_s(seconds) == 30.0
+    # A video's length, past its last second with a frame (the analysis took longer or less).
+    assert timeline_end_s(seconds, {"duration_s": 31.5}) == 31.5
+    assert timeline_end_s(seconds, {"duration_s": 12.0}) == 30.0
+    assert timeline_end_s(seconds.iloc[:0]) == 0.0

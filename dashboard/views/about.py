@@ -11,7 +11,10 @@ follows each face with a tracker so it keeps one number while in view, and estim
 emotions (angry, disgust, fear, happy, neutral, sad, surprise) with a small neural network
 trained on the FER2013 dataset. Per second it charts the average emotion mix of the faces in
 view and a **valence** score: the share of *happy* minus the share of *angry, disgust, fear
-and sad*, from -1 to +1 (*neutral* and *surprise* count as neither).
+and sad*, from -1 to +1 (*neutral* and *surprise* count as neither). **Attention** is the
+share of faces whose head is turned towards the stage, estimated from each face's landmarks
+(eyes, nose, mouth): the head, not the eyes, and a generic head, so a few degrees off for
+anyone; faces turned far away are not found and do not count.
 
 These are estimates of **expressions**, not of what anyone feels. The model reads posed,
 frontal, well-lit faces best; it is weaker on small, turned or dimly lit faces, and FER2013
@@ -22,8 +25,9 @@ judgement of a person.
 - **Never stored:** video frames, images or crops of faces. Live video is analyzed in memory
   on this server and sent back; an uploaded recording is deleted as soon as it is analyzed.
 - **Stored** in the session database: each session's name, kind, start and end, settings,
-  the per-second figures, and per-face numbers (time, track number, box position and size,
-  emotion probabilities; for a live session, each face's first reading in each second).
+  the per-second figures, its segments and alerts, and per-face numbers (time, track number,
+  box position and size, emotion probabilities, head yaw and pitch and whether the face was
+  turned to the stage; for a live session, each face's first reading in each second).
   Track numbers identify a face only within one session; no identity or face template is
   kept, and faces are followed by position and motion only, never by their appearance.
   Sessions can be exported or deleted on the Sessions page.

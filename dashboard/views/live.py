@@ -11,6 +11,7 @@ import charts
 import common
 from fer_core import definitions
 from fer_core.errors import FerCoreError
+from fer_core.events.segments import segment_table
 from fer_core.live import SessionRecorder
 from fer_core.redaction import mask_credentials
 from fer_core.workers import LiveWorker
@@ -91,6 +92,24 @@ elif not playing and "live_session_id" in state:
         )
 state["live_streaming"] = playing
 
+# Below the video, once this run has opened or closed the session.
+with video, st.form("next_segment", clear_on_submit=True, border=False):
+    title, mark = st.columns([3, 1], vertical_alignment="bottom")
+    name = title.text_input(
+        "Segment name",
+        key="segment_name",
+        placeholder="optional, e.g. Keynote",
+        help="Divide the session into talks, lesson parts or adverts: each gets its own "
+        "figures on the Sessions page and in the report. An agenda file can be imported "
+        "there too.",
+    )
+    if mark.form_submit_button("Next segment", disabled=state.get("live_session_id") is None):
+        try:
+            started = recorder.next_segment(name)
+            st.toast(f"{started.title} started at {started.start_s:.0f} s.")
+        except (RuntimeError, ValueError, FerCoreError) as error:
+            st.error(mask_credentials(f"The segment was not marked: {error}"))
+
 
 @st.fragment(run_every=1.0)
 def live_figures() -> None:
@@ -111,9 +130,23 @@ def live_figures() -> None:
         delta_color="off",
     )
     seen.metric("Faces seen", snapshot.faces_seen, help=definitions.FACES_SEEN)
+    attending = "-" if snapshot.attention is None else f"{snapshot.attention:.0%}"
+    st.metric("Attention", attending, help=definitions.ATTENTION)
+    alerts = recorder.alerts
+    for alert in alerts[-3:]:  # the newest; every one is kept with the session
+        st.warning(f"At {alert.time_s:.0f} s: {alert.message}", icon=":material/trending_down:")
     st.plotly_chart(charts.distribution_bar(snapshot.current, "Right now"), key="live_now")
+    session_id = state.get("live_session_id")
+    segments = None
+    if session_id is not None:
+        marked = common.store().segments(session_id)
+        segments = segment_table(snapshot.timeline, marked, end_s=snapshot.elapsed_s + 1)
     common.timeline_charts(
-        snapshot.timeline, "live", "Charts appear once a face has been seen. Press START to begin."
+        snapshot.timeline,
+        "live",
+        "Charts appear once a face has been seen. Press START to begin.",
+        segments,
+        alerts,
     )
     if recorder.error is not None:  # e.g. a database locked by another writer
         st.warning(mask_credentials(f"Not saved yet, trying again: {recorder.error}"))

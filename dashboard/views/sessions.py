@@ -7,18 +7,84 @@ thousands of per-face rows, which are read only when an export is downloaded.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import asdict
 from functools import partial
 
+import pandas as pd
 import streamlit as st
 
 import charts
 import common
 from fer_core import definitions
 from fer_core.errors import FerCoreError
-from fer_core.sessions import SessionNotFoundError
+from fer_core.events.agenda import agenda_from_bytes
+from fer_core.events.report import report_html, report_pdf
+from fer_core.events.segments import (
+    segment_table,
+    segments_across,
+    segments_from_table,
+    timeline_end_s,
+)
+from fer_core.labels import CLASSES
+from fer_core.sessions import Session, SessionNotFoundError
 
-COMPARABLE = ["valence", "happy", "neutral", "sad", "surprise", "angry", "fear", "disgust"]
-COMPARABLE += ["n_faces"]
+COMPARABLE = ["valence", "attention", "happy", "neutral", "sad", "surprise", "angry", "fear"]
+COMPARABLE += ["disgust", "n_faces"]
+SEGMENT_MEASURES = ["mean_valence", "attention", "faces_in_view", *CLASSES]
+SEGMENT_FORMATS = {
+    name: st.column_config.NumberColumn(format="%.2f")
+    for name in ("faces_in_view", *CLASSES, "mean_valence", "attention")
+} | {
+    name: st.column_config.NumberColumn(format="%.0f")
+    for name in ("start_s", "end_s", "duration_s", "peak_positive_s", "peak_negative_s")
+}
+
+
+def edit_segments(session: Session) -> None:
+    """Add, edit or delete segments, or import an agenda, and store them."""
+    with st.expander("Edit segments or import an agenda"):
+        clock = session.kind == "live"
+        agenda = st.file_uploader(
+            "Agenda (CSV start,end,title, or a chapter list)",
+            type=["csv", "txt"],
+            key=f"agenda_{session.id}",
+            help="Live sessions: clock times (09:30 or 09:30:15 on the session's day, or ISO "
+            "date-times). Videos: seconds or [H:]MM:SS from the start. A chapter list is one "
+            "'TIME TITLE' a line; each chapter ends where the next starts.",
+        )
+        if agenda is not None and st.button("Replace the segments with this agenda"):
+            try:
+                started_at = session.started_at if clock else None
+                imported = agenda_from_bytes(agenda.getvalue(), started_at, agenda.name)
+                store.set_segments(session.id, imported)
+            except (FerCoreError, ValueError) as error:
+                st.error(f"The agenda was not imported: {error}")
+            else:
+                st.rerun()
+        table = pd.DataFrame(
+            [asdict(segment) for segment in session.segments],
+            columns=["start_s", "end_s", "title"],
+        )
+        edited = st.data_editor(
+            table,
+            num_rows="dynamic",
+            hide_index=True,
+            key=f"segments_{session.id}",
+            column_config={
+                "start_s": st.column_config.NumberColumn("start (s)", min_value=0, required=True),
+                "end_s": st.column_config.NumberColumn(
+                    "end (s)", min_value=0, help="Empty: until the next segment starts."
+                ),
+                "title": st.column_config.TextColumn("title", max_chars=200),
+            },
+        )
+        if st.button("Save segments"):
+            try:
+                store.set_segments(session.id, segments_from_table(edited))
+            except (FerCoreError, ValueError) as error:
+                st.error(f"The segments were not saved: {error}")
+            else:
+                st.rerun()
 
 
 st.title("Sessions")
@@ -66,7 +132,47 @@ with opened:
     seen.metric("Faces seen", summary.get("faces_seen", "-"), help=definitions.FACES_SEEN)
     mood.metric("Overall mood", summary.get("dominant") or "-")
     timeline = session.timeline
-    common.timeline_charts(timeline, "session", "This session has no faces recorded.")
+    segments = segment_table(timeline, session.segments, timeline_end_s(timeline, session.summary))
+    common.timeline_charts(
+        timeline, "session", "This session has no faces recorded.", segments, session.alerts
+    )
+    if session.alerts:
+        st.subheader("Alerts")
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "at (s)": [a.time_s for a in session.alerts],
+                    "alert": [a.message for a in session.alerts],
+                }
+            ),
+            hide_index=True,
+        )
+    st.subheader("Segments")
+    if segments.empty:
+        st.caption("No segments yet: mark them live, import an agenda or add them below.")
+    else:
+        st.dataframe(segments, hide_index=True, column_config=SEGMENT_FORMATS)
+        measure = st.selectbox("Compare segments by", SEGMENT_MEASURES, key="segment_measure")
+        st.plotly_chart(charts.segment_bars(segments, measure), key="session_segments")
+    edit_segments(session)
+
+    report = st.columns(2)
+    report[0].download_button(
+        "Report (HTML)",
+        partial(report_html, store, [session.id]),
+        f"session-{session.id}-report.html",
+        "text/html",
+        on_click="ignore",
+        help="Self-contained, interactive; opens offline.",
+    )
+    report[1].download_button(
+        "Report (PDF)",
+        partial(report_pdf, store, [session.id]),
+        f"session-{session.id}-report.pdf",
+        "application/pdf",
+        on_click="ignore",
+        help="A few pages with static charts, to send after the event.",
+    )
     with st.expander("Settings and summary"):
         st.json({"settings": session.settings, "summary": session.summary})
     if st.toggle("Per-person table", key="session_tracks"):  # read from every face row
@@ -126,3 +232,31 @@ with compared:
         st.info("Pick two or more sessions.")
     else:
         st.plotly_chart(charts.compare_sessions(store.compare(chosen, column), column))
+        tables = {}
+        for chosen_id in chosen:
+            other = store.get(chosen_id, faces=False)
+            tables[labels[chosen_id]] = segment_table(
+                other.timeline, other.segments, timeline_end_s(other.timeline, other.summary)
+            )
+        across = segments_across(tables)
+        if across.empty:
+            st.caption("None of these sessions has segments to compare.")
+        else:
+            measure = st.selectbox("Segments by", SEGMENT_MEASURES, key="compare_segment_measure")
+            st.plotly_chart(charts.segment_bars(across, measure), key="compare_segments")
+        names = "-".join(str(i) for i in chosen)
+        both = st.columns(2)
+        both[0].download_button(
+            "Report of these sessions (HTML)",
+            partial(report_html, store, chosen),
+            f"sessions-{names}-report.html",
+            "text/html",
+            on_click="ignore",
+        )
+        both[1].download_button(
+            "Report of these sessions (PDF)",
+            partial(report_pdf, store, chosen),
+            f"sessions-{names}-report.pdf",
+            "application/pdf",
+            on_click="ignore",
+        )

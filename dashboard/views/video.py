@@ -14,6 +14,10 @@ import charts
 import common
 from fer_core import analytics, definitions
 from fer_core.errors import FerCoreError
+from fer_core.events import Segment
+from fer_core.events.agenda import agenda_from_bytes
+from fer_core.events.alerts import detect_alerts
+from fer_core.events.segments import segment_table
 from fer_core.redaction import mask_credentials
 from fer_core.workers import analyze_video_in_worker
 
@@ -30,11 +34,17 @@ upload = st.file_uploader(
     help="The size limit is server.maxUploadSize in .streamlit/config.toml.",
 )
 rate_name = st.select_slider("Frames to analyze", list(SAMPLE_RATES), value="5 per second")
+agenda_upload = st.file_uploader(
+    "Agenda (optional)",
+    type=["csv", "txt"],
+    help="CSV start,end,title or a chapter list ('00:00 Intro' a line), in seconds or "
+    "[H:]MM:SS from the video's start: each segment gets its own figures.",
+)
 annotate = st.checkbox("Also make an annotated video")
 blur = st.checkbox("Blur faces in the annotated video", disabled=not annotate)
 
 
-def analyze(upload, sample_fps: float | None) -> dict:
+def analyze(upload, sample_fps: float | None, segments: list[Segment]) -> dict:
     """Analyze the upload in a worker process (the model never loads in this server). The
     upload is deleted once analyzed; the annotated video stays on disk with the result."""
     bar = st.progress(0.0, text=f"Analyzing {upload.name}...")
@@ -68,6 +78,8 @@ def analyze(upload, sample_fps: float | None) -> dict:
         "settings": settings.as_dict() | {"sample_fps": sample_fps, "blur": blur},
         "started_at": started,
         "ended_at": datetime.now().astimezone(),
+        "segments": segments,
+        "alerts": detect_alerts(result.timeline),
         "session_id": None,
         "save_error": None,
     }
@@ -85,6 +97,8 @@ def save(result: dict) -> None:
             result["settings"] | {"file": result["name"]},
             started_at=result["started_at"],
             ended_at=result["ended_at"],
+            segments=result["segments"],
+            alerts=result["alerts"],
         )
         result["save_error"] = None
     except (FerCoreError, SQLAlchemyError, OSError) as error:  # a locked or unreachable database
@@ -96,7 +110,10 @@ if st.button("Analyze", type="primary", disabled=upload is None):
     if earlier is not None:
         earlier["folder"].remove()  # now, not when the last reference goes
     try:
-        analyzed = analyze(upload, SAMPLE_RATES[rate_name])
+        agenda = []
+        if agenda_upload is not None:  # a bad agenda stops before the long analysis
+            agenda = agenda_from_bytes(agenda_upload.getvalue(), source=agenda_upload.name)
+        analyzed = analyze(upload, SAMPLE_RATES[rate_name], agenda)
     except (FerCoreError, ValueError) as error:
         st.error(mask_credentials(f"Could not analyze {upload.name}: {error}"))
     else:
@@ -135,13 +152,16 @@ if result:
     if faces.empty:
         st.info("No faces were found in this video.")
     else:
-        left, right = st.columns([3, 2])
-        left.plotly_chart(charts.emotions_over_time(timeline), key="video_area")
-        right.plotly_chart(
+        st.plotly_chart(
             charts.distribution_bar(summary["distribution"], "Overall"), key="video_overall"
         )
-        rolled = analytics.rolling(timeline.dropna(subset=["valence"]), window_s=10)
-        st.plotly_chart(charts.valence_line(timeline, rolled), key="video_valence")
+        segments = segment_table(timeline, result["segments"], summary["duration_s"])
+        common.timeline_charts(timeline, "video", "", segments, result["alerts"])
+        for alert in result["alerts"]:
+            st.warning(f"At {alert.time_s:.0f} s: {alert.message}")
+        if result["segments"]:
+            st.subheader("Segments")
+            st.dataframe(segments, hide_index=True)
         st.subheader("Faces (tracks)")
         st.dataframe(analytics.tracks(faces), hide_index=True)
     with st.expander("Summary"):

@@ -50,18 +50,26 @@ def read_agenda(path: str | os.PathLike[str], started_at: datetime | None = None
         raise AgendaError(f"no agenda file at {path}") from None
     except OSError as error:
         raise AgendaError(f"cannot read the agenda {path}: {error.strerror or error}") from None
+    return agenda_from_bytes(data, started_at, str(path))
+
+
+def agenda_from_bytes(
+    data: bytes, started_at: datetime | None = None, source: str = "the agenda"
+) -> list[Segment]:
+    """``parse_agenda`` of an uploaded or read file's bytes (UTF-8, a byte-order mark is
+    fine); errors name ``source``."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise AgendaError(
-            f"{path}, line {line}: not UTF-8 text (byte 0x{data[error.start]:02x}); "
+            f"{source}, line {line}: not UTF-8 text (byte 0x{data[error.start]:02x}); "
             "save the agenda as UTF-8"
         ) from None
     try:
         return parse_agenda(text, started_at)
     except AgendaError as error:
-        raise AgendaError(f"{path}, {error}") from None
+        raise AgendaError(f"{source}, {error}") from None
 
 
 def parse_agenda(text: str, started_at: datetime | None = None) -> list[Segment]:

@@ -20,7 +20,7 @@ import pandas as pd
 from fer_core import definitions
 from fer_core.analytics import rolling
 from fer_core.events.alerts import Alert
-from fer_core.events.segments import segment_table, segments_across
+from fer_core.events.segments import segment_table, segments_across, timeline_end_s
 from fer_core.labels import CLASSES
 from fer_core.sessions import Session, SessionStore
 
@@ -152,7 +152,7 @@ class SessionReport:
     length, its segments as ``segment_table`` resolved them and the series its charts draw."""
 
     session: Session
-    duration_s: float  # as stored, else up to the end of its last second
+    duration_s: float  # on its own clock (a video's length), see ``timeline_end_s``
     segments: pd.DataFrame
     charts: ChartData
 
@@ -173,17 +173,10 @@ def read_sessions(store: SessionStore, session_ids: Iterable[int]) -> list[Sessi
 
 def session_report(session: Session) -> SessionReport:
     """``session`` prepared for the report: its open segment closed at its end."""
-    duration_s = _duration_s(session)
+    duration_s = timeline_end_s(session.timeline, session.summary)
     segments = segment_table(session.timeline, session.segments, end_s=duration_s)
     charts = chart_data(session.timeline, segments, session.alerts)
     return SessionReport(session, duration_s, segments, charts)
-
-
-def _duration_s(session: Session) -> float:
-    if session.duration_s is not None:
-        return session.duration_s
-    times = session.timeline["time_s"]
-    return float(times.max() + 1) if len(times) else 0.0
 
 
 # --- the figures as text -----------------------------------------------------------------------

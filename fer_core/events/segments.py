@@ -147,6 +147,32 @@ def _figures(seconds: pd.DataFrame) -> dict:
     return figures
 
 
+def timeline_end_s(timeline: pd.DataFrame, summary: Mapping | None = None) -> float:
+    """Where a session ends on its own clock (the timeline's seconds), for its last open
+    segment: the summary's ``duration_s`` (a video's length, a live stream's span), and at
+    least the end of its last second with data. Not its wall-clock span: a video's session
+    lasts as long as its analysis took."""
+    last = float(timeline["time_s"].max() + 1) if len(timeline) else 0.0
+    duration = (summary or {}).get("duration_s")
+    return max(last, float(duration)) if duration is not None else last
+
+
+def segments_from_table(table: pd.DataFrame) -> list[Segment]:
+    """Segments from a table of ``start_s``, ``end_s`` (empty: open) and ``title`` (empty:
+    "Segment N"), as a person edits them; rows without a start are left out, the rest sorted.
+    A start or end that makes no segment raises ``ValueError`` naming the row."""
+    rows = table.dropna(subset=["start_s"]).sort_values("start_s")
+    segments = []
+    for number, row in enumerate(rows.itertuples(), start=1):
+        title = "" if pd.isna(row.title) else str(row.title).strip()
+        end = None if pd.isna(row.end_s) else float(row.end_s)
+        try:
+            segments.append(Segment(float(row.start_s), end, title or f"Segment {number}"))
+        except ValueError as error:
+            raise ValueError(f"row {number}: {error}") from None
+    return segments
+
+
 def segments_across(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Segment tables of several sessions as one, a ``session`` column first: the same
     talk or lesson part compared between sessions."""
