@@ -40,6 +40,23 @@ SEGMENT_FORMATS = {
 }
 
 
+def report_downloads(session_ids: list[int], stem: str, label: str) -> None:
+    """The post-event report of ``session_ids`` as HTML and as PDF, each built when clicked."""
+    formats = (
+        ("HTML", report_html, "html", "text/html", "Self-contained, interactive; opens offline."),
+        ("PDF", report_pdf, "pdf", "application/pdf", "A few pages with static charts, to send."),
+    )
+    for column, (name, build, suffix, mime, tip) in zip(st.columns(2), formats, strict=True):
+        column.download_button(
+            f"{label} ({name})",
+            partial(build, store, session_ids),
+            f"{stem}-report.{suffix}",
+            mime,
+            on_click="ignore",
+            help=tip,
+        )
+
+
 def edit_segments(session: Session) -> None:
     """Add, edit or delete segments, or import an agenda, and store them."""
     with st.expander("Edit segments or import an agenda"):
@@ -156,23 +173,7 @@ with opened:
         st.plotly_chart(charts.segment_bars(segments, measure), key="session_segments")
     edit_segments(session)
 
-    report = st.columns(2)
-    report[0].download_button(
-        "Report (HTML)",
-        partial(report_html, store, [session.id]),
-        f"session-{session.id}-report.html",
-        "text/html",
-        on_click="ignore",
-        help="Self-contained, interactive; opens offline.",
-    )
-    report[1].download_button(
-        "Report (PDF)",
-        partial(report_pdf, store, [session.id]),
-        f"session-{session.id}-report.pdf",
-        "application/pdf",
-        on_click="ignore",
-        help="A few pages with static charts, to send after the event.",
-    )
+    report_downloads([session.id], f"session-{session.id}", "Report")
     with st.expander("Settings and summary"):
         st.json({"settings": session.settings, "summary": session.summary})
     if st.toggle("Per-person table", key="session_tracks"):  # read from every face row
@@ -245,18 +246,4 @@ with compared:
             measure = st.selectbox("Segments by", SEGMENT_MEASURES, key="compare_segment_measure")
             st.plotly_chart(charts.segment_bars(across, measure), key="compare_segments")
         names = "-".join(str(i) for i in chosen)
-        both = st.columns(2)
-        both[0].download_button(
-            "Report of these sessions (HTML)",
-            partial(report_html, store, chosen),
-            f"sessions-{names}-report.html",
-            "text/html",
-            on_click="ignore",
-        )
-        both[1].download_button(
-            "Report of these sessions (PDF)",
-            partial(report_pdf, store, chosen),
-            f"sessions-{names}-report.pdf",
-            "application/pdf",
-            on_click="ignore",
-        )
+        report_downloads(chosen, f"sessions-{names}", "Report of these sessions")
