@@ -28,6 +28,11 @@ class CameraAddress:
     format: str | None = None  # FFmpeg's input format: "v4l2" for a device, else probed
     password: str | None = field(default=None, repr=False)
 
+    @property
+    def kind(self) -> str:
+        """``device`` for a local device, else the URL's scheme (``rtsp``, ``http``, ...)."""
+        return "device" if self.format == "v4l2" else self.url.partition("://")[0].lower()
+
     def mask(self, text: object) -> str:
         """``text`` with this camera's password masked wherever it appears."""
         return mask_credentials(text, self.password)

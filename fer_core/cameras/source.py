@@ -67,8 +67,7 @@ class CameraSource:
         on_gap: Callable[[Gap], None] | None = None,
     ) -> None:
         self._address = parse_address(source)
-        scheme = self._address.url.partition("://")[0].lower()
-        self.options = {**DEFAULT_OPTIONS.get(scheme, {}), **(options or {})}
+        self.options = {**DEFAULT_OPTIONS.get(self.kind, {}), **(options or {})}
         self.open_timeout_s, self.read_timeout_s = open_timeout_s, read_timeout_s
         self.backoff_min_s, self.backoff_max_s = backoff_min_s, backoff_max_s
         self.on_status, self.on_gap = on_status, on_gap
@@ -87,6 +86,11 @@ class CameraSource:
     def name(self) -> str:
         """The URL with its password masked, or the device: safe to show and to store."""
         return self._address.name
+
+    @property
+    def kind(self) -> str:
+        """``device`` for a local device, else the URL's scheme (``rtsp``, ``http``, ...)."""
+        return self._address.kind
 
     @property
     def status(self) -> Status:

@@ -28,6 +28,7 @@ COMMANDS = {
     "pack-dataset": "fer_core.cli.pack_dataset",
     "benchmark": "fer_core.cli.benchmark",
     "soak": "fer_core.cli.soak",
+    "watch": "fer_core.cli.watch",
 }
 
 
