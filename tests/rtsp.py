@@ -45,6 +45,23 @@ def missing() -> str | None:
     return None
 
 
+def in_ci() -> bool:
+    """Whether ``CI`` is set: there the RTSP tests may not be skipped."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require() -> None:
+    """Skip the calling test without the server on a developer machine; fail it in CI."""
+    import pytest
+
+    reason = missing()
+    if reason is None:
+        return
+    if in_ci():
+        pytest.fail(f"{reason}; CI is set, so the RTSP tests may not be skipped")
+    pytest.skip(reason)
+
+
 def free_port() -> int:
     """A loopback TCP port nothing listens on now."""
     with socket.socket() as probe:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import itertools
-import os
 import socket
 import threading
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from rtsp import RtspServer, missing
+from rtsp import RtspServer, require
 
 from fer_core.cameras import (
     CameraNotFoundError,
@@ -37,10 +36,6 @@ SIZE = (320, 240)
 IN_FLIGHT_S = 0.5  # frames already sent when a server stops may still arrive this late
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two seconds of the moving face as numbered JPEGs, for the servers to loop."""
@@ -52,12 +47,7 @@ def frames(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def rtsp_ready() -> None:
-    reason = missing()
-    if reason is None:
-        return
-    if _in_ci():
-        pytest.fail(f"{reason}; CI is set, so the RTSP tests may not be skipped")
-    pytest.skip(reason)
+    require()
 
 
 class MjpegServer:
