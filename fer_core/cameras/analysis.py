@@ -154,6 +154,7 @@ class EventCamera:
         self.added_s = added_s
         self.removed_s: float | None = None
         self._preview: np.ndarray | None = None
+        self._lock = threading.Lock()  # start and stop, which the event may call at once
         self._stopping = threading.Event()
         self._pump: threading.Thread | None = None
 
@@ -166,19 +167,26 @@ class EventCamera:
         return self.source.name
 
     def start(self) -> None:
-        """Start the worker (it loads the model meanwhile), the camera and the pump."""
-        self.worker.start()
-        self.source.start()
-        self._pump = threading.Thread(target=self._run, name=f"fer-pump {self.name}", daemon=True)
-        self._pump.start()
+        """Start the worker (it loads the model meanwhile), the camera and the pump; once
+        stopped, it stays stopped."""
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            self.worker.start()
+            self.source.start()
+            self._pump = threading.Thread(
+                target=self._run, name=f"fer-pump {self.name}", daemon=True
+            )
+            self._pump.start()
 
     def stop(self) -> None:
         """Stop the camera, the pump and the worker; the record stays to be saved."""
-        self._stopping.set()
-        self.source.stop()
-        if self._pump is not None:
-            self._pump.join()
-        self.worker.close()
+        with self._lock:
+            self._stopping.set()
+            self.source.stop()
+            if self._pump is not None:
+                self._pump.join()
+            self.worker.close()
 
     def gaps(self) -> list[CameraGap]:
         """The camera's gaps, in event seconds."""

@@ -163,7 +163,7 @@ class Event:
         its open timeout."""
         camera = CameraSource(source, options=options, **self.camera_options)
         with self._lock:
-            if self._ended.is_set():
+            if self._stopping.is_set():
                 raise RuntimeError(f"the event {self.name!r} has ended")
             camera_id, self._next_id = self._next_id, self._next_id + 1
             if self._session_id is None:
@@ -280,6 +280,8 @@ class Event:
         camera = EventCamera(camera_id, source, worker, added_s)
         self.store.add_camera(self._session_id, camera_id, source.name, source.kind, added_s)
         with self._lock:
+            if self._stopping.is_set():  # the event ended meanwhile
+                return
             self._cameras[camera_id] = camera
         camera.start()
 
@@ -292,6 +294,8 @@ class Event:
         while not ended:
             ended = self._stopping.wait(self._until_next_save()) or self._past_end()
             if ended:
+                with self._lock:  # no camera starts after this
+                    self._stopping.set()
                 self._stop_cameras()
                 self._ended_at = time.time()
             tries = FINAL_SAVE_TRIES if ended else 1
