@@ -5,9 +5,11 @@ The camera is a ``.y4m`` clip of the astronaut's face moving around a room, made
 whose only interface is loopback (plus a second loopback address, 127.0.0.2, for aiortc's
 ICE), so the WebRTC connection never touches the machine's real network. The test clicks
 START and waits until the server-side counters ("Frames analyzed", "Faces seen") move and the
-live Plotly chart has points, then clicks STOP. Meanwhile it checks through ``/proc`` that the
-model ran in a worker process, that TensorFlow never loaded in the server's, and that STOP
-ended the worker.
+live Plotly chart has points; it then types a segment name and clicks "Next segment", and a few
+seconds later clicks it again with no name, and clicks STOP. Meanwhile it checks through
+``/proc`` that the model ran in a worker process, that TensorFlow never loaded in the server's,
+and that STOP ended the worker. Last, it opens the saved session on the Sessions page and
+downloads its report as HTML and as PDF; the test checks the stored segments and both files.
 
 Needs root (``ip netns``), Debian's ``/usr/bin/chromium`` and the ``playwright`` package (no
 browser download: Playwright drives the Debian binary). Without them the test is skipped on a
@@ -50,6 +52,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from pypdf import PdfReader
 
 from fer_core.sessions import SessionStore
 
@@ -75,6 +78,10 @@ WIDTH, HEIGHT, FPS, SECONDS, FACE_SIZE = 320, 240, 10, 3, 120
 # Limits of the browser run: the server's health, the START button (the first run of the page
 # loads the model), the figures after connecting, and the whole driver process.
 HEALTH_TIMEOUT_S, START_TIMEOUT_S, FIGURES_TIMEOUT_S, DRIVER_TIMEOUT_S = 120, 120, 90, 420
+# Limits of a click's effect (a rerun, or a report built on the server) and the time between
+# the two "Next segment" clicks.
+CLICK_TIMEOUT_S, SEGMENT_GAP_S = 60, 3
+SEGMENT_NAME = "Keynote"
 WARMUP_S = 10  # a measurement starts this long after the figures first appear
 
 
@@ -169,15 +176,18 @@ def wait_for_health(url: str, timeout_s: float) -> None:
         time.sleep(0.5)
 
 
-def drive(url: str, video: Path, out: Path, measure_s: float = 0.0) -> dict:
+def drive(url: str, video: Path, out: Path, measure_s: float = 0.0, segment: str = "") -> dict:
     """Open the Live page, stream the fake camera, and record what the page shows.
 
     With ``measure_s``, once the figures are up and a warm-up has passed, also count the frames
-    analyzed over about that many seconds (``seen["rate"]``).
+    analyzed over about that many seconds (``seen["rate"]``). With ``segment``, once the figures
+    are up, mark a segment of that name and then an unnamed one; after STOP, open the session
+    on the Sessions page and download its reports next to ``out`` (``seen["downloads"]``).
     """
     from playwright.sync_api import sync_playwright
 
     seen: dict = {"metrics": {}, "charts": [], "steps": [], "console": [], "error": None}
+    seen["downloads"] = {}
 
     def step(name: str) -> None:
         seen["steps"].append([name, round(time.monotonic() - t0, 1)])
@@ -216,11 +226,17 @@ def drive(url: str, video: Path, out: Path, measure_s: float = 0.0) -> dict:
             if measure_s and _done(seen):
                 seen["rate"] = _measure_rate(page, measure_s)
                 step("measured")
+            if segment and _done(seen):
+                _mark_segments(page, segment)
+                step("marked two segments")
             page.screenshot(path=str(out.with_suffix(".png")), full_page=True)
             stop.click(timeout=10_000)
             start.wait_for(timeout=30_000)
             step("stopped (START shown again)")
             page.wait_for_timeout(3000)  # the rerun that closes the saved session
+            if segment:
+                seen["downloads"] = _download_reports(page, url, out.parent)
+                step("downloaded the reports")
         except Exception as exc:  # reported to the test, with a screenshot
             seen["error"] = f"{type(exc).__name__}: {exc}"
             with contextlib.suppress(Exception):  # the page itself may be gone
@@ -229,6 +245,38 @@ def drive(url: str, video: Path, out: Path, measure_s: float = 0.0) -> dict:
             browser.close()
     out.write_text(json.dumps(seen, indent=1))
     return seen
+
+
+def _mark_segments(page, name: str) -> None:
+    """Click "Next segment" with ``name`` typed, and again a few seconds later with no name;
+    each click's toast shows the segment started."""
+    field = page.get_by_role("textbox", name="Segment name", exact=True)
+    button = page.get_by_role("button", name="Next segment", exact=True)
+    field.fill(name, timeout=CLICK_TIMEOUT_S * 1000)
+    button.click(timeout=CLICK_TIMEOUT_S * 1000)
+    page.get_by_text(f"{name} started at").wait_for(timeout=CLICK_TIMEOUT_S * 1000)
+    page.wait_for_timeout(SEGMENT_GAP_S * 1000)
+    button.click(timeout=CLICK_TIMEOUT_S * 1000)  # the form cleared the name on submit
+    page.get_by_text("Segment 2 started at").wait_for(timeout=CLICK_TIMEOUT_S * 1000)
+
+
+def _download_reports(page, url: str, folder: Path) -> dict[str, str]:
+    """Open the Sessions page (the newest session is the one opened) and download its report
+    as HTML and as PDF into ``folder``; where each was saved, by format."""
+    page.goto(f"{url}/sessions", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Sessions", exact=True).wait_for(
+        timeout=START_TIMEOUT_S * 1000
+    )
+    saved = {}
+    for name in ("HTML", "PDF"):
+        button = page.get_by_role("button", name=f"Report ({name})", exact=True)
+        with page.expect_download(timeout=CLICK_TIMEOUT_S * 1000) as started:
+            button.click(timeout=CLICK_TIMEOUT_S * 1000)
+        download = started.value
+        path = folder / download.suggested_filename
+        download.save_as(path)
+        saved[name] = str(path)
+    return saved
 
 
 def _measure_rate(page, seconds: float) -> dict:
@@ -464,10 +512,16 @@ def _app_command(netns: str, app_path: Path) -> list[str]:
 
 
 def run_live_page(
-    netns: str, folder: Path, video: Path, measure_s: float = 0.0, app_path: Path = APP
+    netns: str,
+    folder: Path,
+    video: Path,
+    measure_s: float = 0.0,
+    app_path: Path = APP,
+    segment: str = "",
 ) -> dict:
     """Serve the dashboard ``app_path`` inside ``netns``, from the folder above its own (where
-    its ``.streamlit`` config is), and drive its Live page with ``video`` as camera.
+    its ``.streamlit`` config is), and drive its Live page with ``video`` as camera (and with
+    ``segment``, mark segments and download the reports into ``folder``: see ``drive``).
 
     Returns what the browser saw (``drive``'s record), with ``report``: the steps, the logs and
     the screenshot's path, for a failure message; and ``processes``: whether TensorFlow was ever
@@ -480,6 +534,7 @@ def run_live_page(
     driver_command = [
         *in_ns, sys.executable, __file__, "drive", "--measure-s", str(measure_s),
         "--url", f"http://localhost:{PORT}", "--video", str(video), "--out", str(result),
+        "--segment", segment,
     ]  # fmt: skip
     t0 = time.monotonic()
     processes = {"server_tensorflow": False, "worker_tensorflow": False}
@@ -516,7 +571,8 @@ def run_live_page(
     seen["processes"] = processes
     seen["report"] = (
         f"after {time.monotonic() - t0:.0f} s, steps {seen['steps']}, metrics {seen['metrics']}, "
-        f"charts {seen['charts']}, processes {processes}, error {seen['error']}{context}"
+        f"charts {seen['charts']}, processes {processes}, downloads {seen['downloads']}, "
+        f"error {seen['error']}{context}"
     )
     return seen
 
@@ -583,7 +639,8 @@ def _loads_tensorflow(pid: int) -> bool:
 @pytest.mark.browser
 def test_live_page_counts_frames_and_faces_from_a_browser_camera(netns, tmp_path):
     assert APP.exists(), f"the dashboard is missing: {APP}"
-    seen = run_live_page(netns, tmp_path, face_clip(tmp_path / "face.y4m"))
+    video = face_clip(tmp_path / "face.y4m")
+    seen = run_live_page(netns, tmp_path, video, segment=SEGMENT_NAME)
     report = seen["report"]
     assert seen["error"] is None, report
     assert (_metric(seen, "Frames analyzed") or 0) > 0, report
@@ -599,6 +656,22 @@ def test_live_page_counts_frames_and_faces_from_a_browser_camera(netns, tmp_path
     assert saved["kind"].tolist() == ["live"], f"sessions {saved.to_dict('records')}; {report}"
     assert saved.loc[0, "seconds"] > 0 and saved.loc[0, "faces_seen"] >= 1, report
     assert pd.notna(saved.loc[0, "ended_at"]), report
+    # The two segments marked live: the named one ends where the numbered one starts.
+    session = SessionStore(tmp_path / "sessions.db").get(int(saved.loc[0, "id"]), faces=False)
+    segments = session.segments
+    assert [s.title for s in segments] == [SEGMENT_NAME, "Segment 2"], f"{segments}; {report}"
+    assert segments[0].end_s == segments[1].start_s, f"{segments}; {report}"
+    # The reports downloaded from the Sessions page: a self-contained HTML and a PDF.
+    downloads = seen["downloads"]
+    assert set(downloads) == {"HTML", "PDF"}, report
+    html = Path(downloads["HTML"]).read_text(encoding="utf-8")
+    assert SEGMENT_NAME in html and "Plotly.newPlot" in html, report
+    assert not re.search(r"<script[^>]*\bsrc=[\"']?https?:", html, re.I), report
+    pdf = Path(downloads["PDF"])
+    assert pdf.read_bytes().startswith(b"%PDF"), report
+    text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(pdf).pages)
+    assert " ".join(session.name.split()) in text, f"{text[:2000]}; {report}"
+    assert SEGMENT_NAME in text, f"{text[:2000]}; {report}"
 
 
 @pytest.mark.browser
@@ -626,7 +699,7 @@ def test_no_page_opens_before_the_password_by_url_or_websocket(netns, tmp_path):
         assert page["h1"][:1] == [PAGE_TITLES[path]], f"/{path} signed in: {page['h1']}{logs}"
         assert page["passwords"] == 0 and len(page["nav"]) == 5, f"/{path}: {page['nav']}{logs}"
     assert secret_name in seen["after"]["sessions"]["text"], logs
-    assert seen["after"]["video"]["uploaders"] == 1, logs
+    assert seen["after"]["video"]["uploaders"] == 2, logs  # the video's and the agenda's
     assert IFRAME_TITLE in seen["after"][""]["iframes"], logs
 
 
@@ -659,6 +732,7 @@ if __name__ == "__main__":
     driving.add_argument("--video", type=Path, required=True)
     driving.add_argument("--out", type=Path, required=True)
     driving.add_argument("--measure-s", type=float, default=0.0)
+    driving.add_argument("--segment", default="", help="mark segments, download the reports")
     gating = commands.add_parser("gate", help="inside the namespace: every page, signed out")
     gating.add_argument("--url", required=True)
     gating.add_argument("--password", required=True)
@@ -669,7 +743,7 @@ if __name__ == "__main__":
     measuring.add_argument("--crowd", action="store_true", help="a 1080p camera of 200 faces")
     arguments = parser.parse_args()
     if arguments.command == "drive":
-        drive(arguments.url, arguments.video, arguments.out, arguments.measure_s)
+        drive(arguments.url, arguments.video, arguments.out, arguments.measure_s, arguments.segment)
     elif arguments.command == "gate":
         visit_gated(arguments.url, arguments.password, arguments.out)
     else:
