@@ -12,6 +12,7 @@ import streamlit as st
 
 PAGES = [  # (script, title, icon); the first is the default page
     ("views/live.py", "Live", ":material/videocam:"),
+    ("views/cameras.py", "Room cameras", ":material/photo_camera:"),
     ("views/video.py", "Analyze a video", ":material/movie:"),
     ("views/sessions.py", "Sessions", ":material/history:"),
     ("views/model.py", "Model", ":material/model_training:"),

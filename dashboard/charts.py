@@ -97,6 +97,40 @@ def mark_events(
     return figure
 
 
+def faces_by_camera(
+    timelines: Mapping[int, pd.DataFrame],
+    names: Mapping[int, str],
+    gaps: Sequence[tuple[int, float, float | None]] = (),
+) -> go.Figure:
+    """Faces in view per second, a line per camera; each camera's gaps (no data) shaded grey
+    (``gaps``: camera, start, end or None while it is away)."""
+    figure = go.Figure()
+    for camera, table in timelines.items():
+        figure.add_scatter(
+            x=table["time_s"],
+            y=table["n_faces"],
+            name=names.get(camera, f"#{camera}"),
+            mode="lines",
+        )
+    for camera, start, end in gaps:
+        figure.add_vrect(
+            x0=start,
+            x1=end
+            if end is not None
+            else max((t["time_s"].max() for t in timelines.values()), default=start),
+            fillcolor="#9e9e9e",
+            opacity=0.25,
+            line_width=0,
+            annotation_text=f"no data: {names.get(camera, f'#{camera}')}",
+            annotation_position="bottom left",
+            annotation_font_size=10,
+        )
+    figure.update_layout(
+        title="Faces in view by camera", xaxis_title="time (s)", yaxis_title="faces"
+    )
+    return _layout(figure)
+
+
 def segment_bars(table: pd.DataFrame, measure: str) -> go.Figure:
     """One bar per segment of ``measure`` (a ``segment_table`` column); coloured by session
     when the table has a ``session`` column (``segments_across``)."""

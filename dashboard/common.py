@@ -25,6 +25,7 @@ import streamlit as st
 
 import charts
 from fer_core import analytics, defaults
+from fer_core.cameras import Event
 from fer_core.catalog import LIVE_MODEL, model_names
 from fer_core.detection import DEFAULT_DETECTOR, DETECTORS
 from fer_core.events import Alert
@@ -50,6 +51,13 @@ def rtc_configuration() -> dict[str, Any]:
 def store() -> SessionStore:
     """The configured session store."""
     return _store(secret("database_url") or os.environ.get("FER_CORE_DB"))
+
+
+@st.cache_resource
+def running_events() -> dict[int, Event]:
+    """Events with room cameras started from this server, by session id: they run in this
+    process whatever page, or none, shows them, until stopped or their end time."""
+    return {}
 
 
 @st.cache_resource

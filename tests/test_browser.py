@@ -325,6 +325,7 @@ def _done(seen: dict) -> bool:
 #: Each page's URL path and the title it shows once signed in ("" is the Live page, the default).
 PAGE_TITLES = {
     "": "Live audience",
+    "cameras": "Room cameras",
     "video": "Analyze a recorded video",
     "sessions": "Sessions",
     "model": "Models",
@@ -697,7 +698,9 @@ def test_no_page_opens_before_the_password_by_url_or_websocket(netns, tmp_path):
     assert set(seen["before"]) == set(seen["after"]) == set(PAGE_TITLES), logs
     for path, page in seen["after"].items():
         assert page["h1"][:1] == [PAGE_TITLES[path]], f"/{path} signed in: {page['h1']}{logs}"
-        assert page["passwords"] == 0 and len(page["nav"]) == 5, f"/{path}: {page['nav']}{logs}"
+        assert page["passwords"] == 0 and len(page["nav"]) == len(PAGE_TITLES), (
+            f"/{path}: {page['nav']}{logs}"
+        )
     assert secret_name in seen["after"]["sessions"]["text"], logs
     assert seen["after"]["video"]["uploaders"] == 2, logs  # the video's and the agenda's
     assert IFRAME_TITLE in seen["after"][""]["iframes"], logs

@@ -18,8 +18,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import av
+import cv2
 import pandas as pd
 import pytest
+import rtsp
 import sqlalchemy as sa
 import streamlit_webrtc
 import streamlit_webrtc.component
@@ -130,6 +132,7 @@ def _save_session(database: Path, name: str, seconds: int) -> int:
 def test_every_page_opens(app):
     assert app.title[0].value == "Live audience"
     for page, title in [
+        ("cameras", "Room cameras"),
         ("video", "Analyze a recorded video"),
         ("sessions", "Sessions"),
         ("model", "Models"),
@@ -423,6 +426,63 @@ def test_a_session_shows_its_segments_and_alerts_and_takes_an_agenda(app, databa
     assert len(SessionStore(database).segments(session_id)) == 2  # unchanged
 
 
+def _start_event(app: AppTest, name: str, cameras: str) -> AppTest:
+    next(text for text in app.text_input if text.label == "Event name").set_value(name)
+    next(area for area in app.text_area if area.label.startswith("Cameras")).set_value(cameras)
+    next(button for button in app.button if button.label == "Start event").click().run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_an_event_with_room_cameras_runs_on_the_server_and_is_saved(app, database, tmp_path):
+    rtsp.require()
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for index in range(30):
+        cv2.imwrite(str(frames / f"{index:04d}.jpg"), scene(index / 15, 1, 320, 240, 120))
+    _open(app, "cameras")
+    assert "No event is running" in app.info[0].value
+    _start_event(app, "Bad", "ftp://camera/stream")
+    assert "not started" in app.error[0].value and "ftp" in app.error[0].value
+    assert common_events(app) == {}  # nothing runs, nothing is stored
+    assert SessionStore(database).list().empty
+    with rtsp.RtspServer(frames, fps=15) as server:
+        dead = f"rtsp://admin:hunter22@127.0.0.1:{rtsp.free_port()}/cam"
+        _start_event(app, "Open day", f"{server.url()}\n{dead}")
+        ((session_id, event),) = common_events(app).items()
+        _until(lambda: event.snapshot().faces_in_view == 1, "the camera's face")
+        _until(lambda: event.cameras[1].status == "failed", "the dead camera to fail")
+        app.run()
+        assert not app.exception, app.exception
+        metrics = _metrics(app)
+        assert metrics["Cameras connected"] == "1 / 2" and metrics["Faces in view"] == "1"
+        shown = " ".join(element.value for element in app.markdown) + str(app.error)
+        assert "hunter22" not in shown and "admin:***@" in shown
+        assert len(app.get("image")) >= 1  # the live camera's annotated preview
+        next(button for button in app.button if button.label == "Stop event").click().run()
+        assert not app.exception, app.exception
+    session = SessionStore(database).get(session_id)
+    assert session.kind == "event" and session.status == "finished"
+    assert [camera.name for camera in session.cameras][1] == dead.replace("hunter22", "***")
+    assert (session.camera_timeline["n_faces"] == 1).any()
+    assert common_events(app) == {}
+    _open(app, "sessions")
+    cameras = next(frame.value for frame in app.dataframe if "camera" in frame.value)
+    assert cameras["camera"].tolist() == [
+        f"#1 {session.cameras[0].name}",
+        f"#2 {dead}".replace("hunter22", "***"),
+    ]
+    charts = [chart.key for chart in app.get("plotly_chart")]
+    assert "session_cameras" in charts
+
+
+def common_events(app: AppTest) -> dict:
+    """The server's running events, as the page keeps them (one cache for every session)."""
+    import common
+
+    return common.running_events()
+
+
 def test_an_export_is_built_when_downloaded_from_rows_streamed_to_a_file(database, monkeypatch):
     monkeypatch.syspath_prepend(str(APP.parent))
     import common
@@ -490,7 +550,7 @@ def serve_every_page(video: str) -> dict:
     streamlit_webrtc.component.get_this_session_info = lambda: None  # as the fixture does
     app = AppTest.from_file(str(APP), default_timeout=DEADLINE_S)
     app.run()
-    for page in ("sessions", "model", "about", "live"):
+    for page in ("sessions", "model", "about", "cameras", "live"):
         _open(app, page)
     monitor: LiveWorker = app.session_state["live_monitor"]
     with monitor:

@@ -127,6 +127,16 @@ def test_cameras_combine_by_faces_and_a_gap_leaves_the_others() -> None:
 # --- events on real cameras -------------------------------------------------------------------
 
 
+def _both_seen(snapshot, *cameras: int) -> set[float]:
+    """The seconds in which every one of ``cameras`` saw one face (in the retained history)."""
+    seen = [
+        set(table.loc[table["n_faces"] == 1, "time_s"])
+        for camera, table in snapshot.camera_timelines.items()
+        if camera in cameras
+    ]
+    return set.intersection(*seen) if len(seen) == len(cameras) else set()
+
+
 def test_two_cameras_make_one_event_with_each_timeline_and_the_sum(
     rtsp_ready: None, frames: Path, store: SessionStore
 ) -> None:
@@ -138,7 +148,7 @@ def test_two_cameras_make_one_event_with_each_timeline_and_the_sum(
         assert event.wait_connected(15) == {}
         _until(lambda: _seen(event, hall) and _seen(event, stage), "both cameras' faces")
         _until(lambda: event.snapshot().faces_in_view == 2, "two faces in view")
-        time.sleep(3)  # a few whole seconds with both
+        _until(lambda: len(_both_seen(event.snapshot(), hall, stage)) >= 4, "seconds with both")
         snapshot = event.snapshot()
         shown = [str(view) for view in snapshot.cameras] + [
             view.error or "" for view in snapshot.cameras
@@ -286,7 +296,10 @@ def test_watch_stops_and_saves_on_sigterm_and_fails_without_cameras(
         deadline = time.monotonic() + DEADLINE_S
         while "session #1" not in (line := command.stdout.readline()):
             assert line and time.monotonic() < deadline, command.stderr.read()
-        time.sleep(8)  # the model loads, faces are seen
+        # Until the model has loaded and a save has stored the camera's seconds.
+        while SessionStore(db).camera_timeline(1).empty:
+            assert time.monotonic() < deadline, "no camera second was saved"
+            time.sleep(0.5)
         command.send_signal(signal.SIGTERM)
         out, err = command.communicate(timeout=60)
     assert command.returncode == 0, err

@@ -19,6 +19,7 @@ from fer_core.sessions import SessionStore
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 PAGES = {
     "live": "Live audience",
+    "cameras": "Room cameras",
     "video": "Analyze a recorded video",
     "sessions": "Sessions",
     "model": "Models",

@@ -40,6 +40,37 @@ SEGMENT_FORMATS = {
 }
 
 
+def event_cameras(session: Session) -> None:
+    """An event's cameras: each one's faces per second with its gaps (no data), and a table."""
+    st.subheader("Cameras")
+    st.caption("Each camera counts on its own: someone seen by two cameras counts twice.")
+    names = {camera.camera: f"#{camera.camera} {camera.name}" for camera in session.cameras}
+    per_camera = {
+        camera: table.drop(columns="camera")
+        for camera, table in session.camera_timeline.groupby("camera")
+    }
+    gaps = [(gap.camera, gap.start_s, gap.end_s) for gap in session.gaps]
+    st.plotly_chart(charts.faces_by_camera(per_camera, names, gaps), key="session_cameras")
+    away = {camera: 0.0 for camera in names}
+    for gap in session.gaps:
+        end = gap.end_s if gap.end_s is not None else timeline_end_s(session.timeline)
+        away[gap.camera] += end - gap.start_s
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "camera": list(names.values()),
+                "joined (s)": [camera.added_s for camera in session.cameras],
+                "left (s)": [camera.removed_s for camera in session.cameras],
+                "no data (s)": [away[camera.camera] for camera in session.cameras],
+                "faces seen": [
+                    (camera.summary or {}).get("faces_seen") for camera in session.cameras
+                ],
+            }
+        ),
+        hide_index=True,
+    )
+
+
 def report_downloads(session_ids: list[int], stem: str, label: str) -> None:
     """The post-event report of ``session_ids`` as HTML and as PDF, each built when clicked."""
     formats = (
@@ -164,6 +195,8 @@ with opened:
             ),
             hide_index=True,
         )
+    if session.kind == "event":
+        event_cameras(session)
     st.subheader("Segments")
     if segments.empty:
         st.caption("No segments yet: mark them live, import an agenda or add them below.")

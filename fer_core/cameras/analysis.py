@@ -47,27 +47,20 @@ class Latency:
 
 
 class CameraRecord(LiveRecord):
-    """A ``LiveRecord`` on an event's clock: each frame is timed by its capture, in seconds
-    since ``origin`` (the event's start, ``time.time()``), and its latency is measured when
-    its analysis is recorded."""
+    """A ``LiveRecord`` on an event's clock: seconds since ``origin`` (the event's start,
+    ``time.time()``); each frame is given its capture time on it, and its latency is measured
+    when its analysis is recorded."""
 
     def __init__(self, origin: float, history_s: float = 600.0, bucket_s: float = 1.0) -> None:
         super().__init__(CLASSES, history_s, bucket_s, clock=time.time)
         self.origin = origin
-        self._captured: float | None = None  # of the frame being handed to the worker
         self._recent_lock = threading.Lock()
         self._recent: deque[tuple[float, float]] = deque()  # (analyzed at, latency), monotonic
         self.analyzed_s: float | None = None  # the event second of the latest analyzed frame
 
-    def capturing(self, captured_at: float) -> None:
-        """The next frame handed to the worker was captured at ``captured_at``."""
-        self._captured = captured_at
-
     def elapsed(self) -> float:
-        """The event second of the frame being handed over (the worker asks as it takes it);
-        the present second before any frame."""
-        captured = self._captured
-        return (time.time() if captured is None else captured) - self.origin
+        """The present second of the event."""
+        return time.time() - self.origin
 
     def add(self, elapsed: float, faces: list[Face], faces_seen: int) -> None:
         super().add(elapsed, faces, faces_seen)
@@ -231,7 +224,6 @@ class EventCamera:
                     self.worker.close()
                     return
                 continue
-            self.record.capturing(frame.captured_at)
             given = av.VideoFrame.from_ndarray(frame.image, format="bgr24")
-            shown = self.worker.callback(given)
+            shown = self.worker.callback(given, at=frame.captured_at - self.record.origin)
             self._preview = frame.image if shown is given else shown.to_ndarray(format="bgr24")

@@ -145,11 +145,13 @@ class LiveWorker(RecordedStream):
         listener.join()  # it returns once it hears the worker exit
         worker.close()
 
-    def callback(self, frame: av.VideoFrame) -> av.VideoFrame:
-        """streamlit-webrtc's ``video_frame_callback``; never waits for the model."""
+    def callback(self, frame: av.VideoFrame, at: float | None = None) -> av.VideoFrame:
+        """streamlit-webrtc's ``video_frame_callback``; never waits for the model. ``at`` is
+        the frame's time on the record's clock (default: now, by ``record.elapsed()``), for a
+        source that knows when its frame was captured."""
         image = frame.to_ndarray(format="bgr24")
         blur = self.blur
-        offered = self._offer(image, blur)
+        offered = self._offer(image, blur, at)
         cover = self._carry(image) if offered and blur else None
         if blur and cover is None:  # no boxes to blur by
             return replace_image(frame, _blur_whole(image))
@@ -169,14 +171,14 @@ class LiveWorker(RecordedStream):
             self._cover = self._carried = None
             self.record.reset()
 
-    def _offer(self, image: np.ndarray, blur: bool) -> bool:
-        """Hand ``image`` to the worker if it is free, else keep it as the newest waiting;
-        False when no worker is running to take it. With ``blur`` the worker also searches it
-        for every face to blur."""
+    def _offer(self, image: np.ndarray, blur: bool, at: float | None) -> bool:
+        """Hand ``image`` (taken at ``at``, default now) to the worker if it is free, else keep
+        it as the newest waiting; False when no worker is running to take it. With ``blur``
+        the worker also searches it for every face to blur."""
         with self._lock:
             if self._status != "running":
                 return False
-            elapsed = self.record.elapsed()
+            elapsed = self.record.elapsed() if at is None else at
             if self._busy:
                 self._waiting = (elapsed, image, blur)
                 return True
