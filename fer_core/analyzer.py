@@ -150,7 +150,8 @@ class FrameAnalyzer:
         self._faces_in_first_frame = 0
         self._camera = np.zeros(2)  # the camera's total shift since the stream started
         self._landmarks: dict[int, np.ndarray] = {}
-        self._poses: dict[int, tuple[float, float]] = {}  # track -> head yaw, pitch (degrees)
+        # track -> head yaw, pitch (degrees) and whether it attends (None: no pose)
+        self._poses: dict[int, tuple[float, float, bool | None]] = {}
         self._budget = 0.0
         self._budget_time: float | None = None
 
@@ -285,12 +286,15 @@ class FrameAnalyzer:
         newcomers, age the missed."""
         track_ids = self.tracker.update(found.boxes, searched_at)
         if found.landmarks is not None and len(found.landmarks):
-            yaws, pitches = head_pose(found.landmarks)  # moving a face by flow keeps its pose
-            for track_id, points, yaw, pitch in zip(
-                track_ids, found.landmarks, yaws, pitches, strict=True
+            # Once a search: moving a face by flow keeps its pose.
+            yaws, pitches = head_pose(found.landmarks)
+            looks = attending(yaws, pitches, self.attention_cone_deg, self.stage_direction)
+            for track_id, points, yaw, pitch, look in zip(
+                track_ids, found.landmarks, yaws, pitches, looks, strict=True
             ):
                 self._landmarks[int(track_id)] = points.astype(np.float64)
-                self._poses[int(track_id)] = (float(yaw), float(pitch))
+                known = None if np.isnan(look) else bool(look)
+                self._poses[int(track_id)] = (float(yaw), float(pitch), known)
         live = set(self.tracker.snapshot()[0].tolist())
         self._landmarks = {t: p for t, p in self._landmarks.items() if t in live}
         self._poses = {t: p for t, p in self._poses.items() if t in live}
@@ -356,8 +360,7 @@ class FrameAnalyzer:
         box_tuple = tuple(int(v) for v in box)
         points = self._landmarks.get(track_id)
         landmarks = None if points is None else points.astype(np.float32)
-        yaw, pitch = self._poses.get(track_id, (math.nan, math.nan))
-        looks = attending(yaw, pitch, self.attention_cone_deg, self.stage_direction)
+        yaw, pitch, looks = self._poses.get(track_id, (math.nan, math.nan, None))
         if not classified:
             probs = np.full(len(self.classes), np.nan, np.float32)
             label, confidence = UNKNOWN, float("nan")
@@ -375,7 +378,7 @@ class FrameAnalyzer:
             confirmed,
             yaw,
             pitch,
-            None if np.isnan(looks) else bool(looks),
+            looks,
         )
 
     def annotate(self, frame: np.ndarray, faces: list[Face], blur: bool = False) -> np.ndarray:
