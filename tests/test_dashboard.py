@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import time as dt_time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -442,6 +443,10 @@ def test_an_event_with_room_cameras_runs_on_the_server_and_is_saved(app, databas
         cv2.imwrite(str(frames / f"{index:04d}.jpg"), scene(index / 15, 1, 320, 240, 120))
     _open(app, "cameras")
     assert "No event is running" in app.info[0].value
+    app.time_input[0].set_value(dt_time(0, 0))
+    _start_event(app, "Too late", "rtsp://127.0.0.1:9/cam")
+    assert "00:00 has passed today" in app.error[0].value
+    app.time_input[0].set_value(None)
     _start_event(app, "Bad", "ftp://camera/stream")
     assert "not started" in app.error[0].value and "ftp" in app.error[0].value
     assert common_events(app) == {}  # nothing runs, nothing is stored

@@ -6,6 +6,8 @@ until it is stopped here or reaches its end time (``common.running_events``).
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import streamlit as st
 
 import charts
@@ -50,17 +52,27 @@ def start_form() -> None:
         minutes = st.number_input(
             "Stop after (minutes; 0 runs until stopped)", min_value=0, value=0, step=15
         )
+        until = st.time_input(
+            "Or stop at (this server's clock)", value=None, step=300, help="Empty: no end time."
+        )
         if not st.form_submit_button("Start event", type="primary"):
             return
     lines = [line.strip() for line in addresses.splitlines() if line.strip()]
     if not lines:
         st.error("Give at least one camera.")
         return
+    end_at = None
+    if until is not None:
+        end_at = datetime.combine(date.today(), until).astimezone()
+        if end_at <= datetime.now().astimezone():
+            st.error(f"{until:%H:%M} has passed today; give a later end time or a duration.")
+            return
     try:
         event = Event(
             common.store(),
             name,
             settings.analyzer_options(),
+            end_at=end_at,
             duration_s=minutes * 60 or None,
         )
         for line in lines:
