@@ -62,6 +62,19 @@ def require() -> None:
     pytest.skip(reason)
 
 
+def write_face_frames(folder: Path, fps: int, size: tuple[int, int], seconds: float = 2.0) -> Path:
+    """``seconds`` of the moving astronaut face as numbered JPEGs in ``folder``, for a server
+    to loop. Imports OpenCV and fer_core itself: only the tests' side calls it."""
+    import cv2
+
+    from fer_core.synthetic import scene
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(round(seconds * fps)):
+        cv2.imwrite(str(folder / f"{index:04d}.jpg"), scene(index / fps, 1, *size, 120))
+    return folder
+
+
 def free_port() -> int:
     """A loopback TCP port nothing listens on now."""
     with socket.socket() as probe:

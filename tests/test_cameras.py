@@ -17,9 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import pytest
-from rtsp import RtspServer, require
+from rtsp import RtspServer, require, write_face_frames
 
 from fer_core.cameras import (
     CameraNotFoundError,
@@ -28,7 +27,6 @@ from fer_core.cameras import (
     Gap,
     UnsupportedCameraError,
 )
-from fer_core.synthetic import scene
 
 FPS = 15
 PASSWORD = "s3cret-Pa55"
@@ -39,10 +37,7 @@ IN_FLIGHT_S = 0.5  # frames already sent when a server stops may still arrive th
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two seconds of the moving face as numbered JPEGs, for the servers to loop."""
-    folder = tmp_path_factory.mktemp("camera-frames")
-    for index in range(2 * FPS):
-        cv2.imwrite(str(folder / f"{index:04d}.jpg"), scene(index / FPS, 1, *SIZE, 120))
-    return folder
+    return write_face_frames(tmp_path_factory.mktemp("camera-frames"), FPS, SIZE)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import av
-import cv2
 import pandas as pd
 import pytest
 import rtsp
@@ -437,10 +436,7 @@ def _start_event(app: AppTest, name: str, cameras: str) -> AppTest:
 
 def test_an_event_with_room_cameras_runs_on_the_server_and_is_saved(app, database, tmp_path):
     rtsp.require()
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    for index in range(30):
-        cv2.imwrite(str(frames / f"{index:04d}.jpg"), scene(index / 15, 1, 320, 240, 120))
+    frames = rtsp.write_face_frames(tmp_path / "frames", 15, (320, 240))
     _open(app, "cameras")
     assert "No event is running" in app.info[0].value
     app.time_input[0].set_value(dt_time(0, 0))

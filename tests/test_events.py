@@ -20,18 +20,16 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from rtsp import RtspServer, free_port, require
+from rtsp import RtspServer, free_port, require, write_face_frames
 
 from fer_core.analytics import TIMELINE_COLUMNS
 from fer_core.cameras import COMBINED_COLUMNS, Event
 from fer_core.cameras.combine import combine_summaries, combine_timelines
 from fer_core.labels import CLASSES
 from fer_core.sessions import SessionStore
-from fer_core.synthetic import scene
 
 REPO = Path(__file__).resolve().parents[1]
 FPS = 15
@@ -44,10 +42,7 @@ ANALYZER = {"smoothing_s": 0}
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two seconds of the moving face as numbered JPEGs, for the server to loop."""
-    folder = tmp_path_factory.mktemp("event-frames")
-    for index in range(2 * FPS):
-        cv2.imwrite(str(folder / f"{index:04d}.jpg"), scene(index / FPS, 1, *SIZE, 120))
-    return folder
+    return write_face_frames(tmp_path_factory.mktemp("event-frames"), FPS, SIZE)
 
 
 @pytest.fixture(scope="module")
