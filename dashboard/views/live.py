@@ -17,6 +17,11 @@ from fer_core.redaction import mask_credentials
 from fer_core.workers import LiveWorker
 
 st.title("Live audience")
+st.page_link(
+    "views/cameras.py",
+    label="Cameras in the room (IP cameras, several at once, read by the server): Room cameras",
+    icon=":material/photo_camera:",
+)
 state = st.session_state
 streaming = bool(state.get("live_streaming"))
 settings = common.analysis_settings("live", disabled=streaming)
