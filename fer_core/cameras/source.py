@@ -215,7 +215,10 @@ class CameraSource:
         returns why it ended.
 
         A timeout is told by the time taken, not by the error: FFmpeg's RTSP input reports
-        its interrupted read as invalid data.
+        its interrupted read as invalid data, and its HLS input a live playlist that stopped
+        growing as the stream's end. MPEG-TS (UDP, HLS) holds each packet back until the next
+        begins and hands the last over when its read is interrupted: a packet that comes only
+        after the read timeout is a stall, not a frame (it would be timed a timeout late).
         """
         began = time.monotonic()
         try:
@@ -233,23 +236,27 @@ class CameraSource:
             if not container.streams.video:
                 return "the stream has no video"
             stream = container.streams.video[0]
-            last_packet = time.monotonic()
+            asked = time.monotonic()  # when the packet awaited now was asked for
             try:
                 for packet in container.demux(stream):
-                    last_packet = time.monotonic()
+                    if time.monotonic() - asked >= self.read_timeout_s:
+                        break  # it stalled; this packet was held back until the read timed out
                     if stopping.is_set():
                         return "stopped"
                     try:
                         decoded = stream.decode(packet)
                     except av.error.InvalidDataError:
-                        continue  # a damaged packet: the next key frame mends the picture
+                        decoded = []  # a damaged packet: the next key frame mends the picture
                     for frame in decoded:
                         self._arrived(frame)
+                    asked = time.monotonic()
             except av.error.FFmpegError as error:
-                if time.monotonic() - last_packet >= self.read_timeout_s:
-                    return f"no frame for {self.read_timeout_s:g} s"
-                return _reason(error)
-        return "the stream ended"
+                reason = _reason(error)
+            else:
+                reason = "the stream ended"
+            if time.monotonic() - asked >= self.read_timeout_s:
+                return f"no frame for {self.read_timeout_s:g} s"
+            return reason
 
     def _arrived(self, frame: av.VideoFrame) -> None:
         now = time.time()
