@@ -19,7 +19,7 @@ import av
 import pytest
 from test_cameras import FPS, IN_FLIGHT_S, SIZE, _wait_until
 
-from fer_core.cameras import CameraSource, CameraUnreachableError, Gap
+from fer_core.cameras import CameraSource, CameraUnreachableError
 from fer_core.synthetic import scene
 
 #: libx264 is in PyAV's wheels; MPEG-2 is FFmpeg's own, should a build lack it.
@@ -165,28 +165,16 @@ def test_live_hls_gives_frames_and_a_dead_encoder_is_a_drop(tmp_path: Path) -> N
     assert stopped_at - 5 < gap.start < stopped_at + SEGMENT_S + IN_FLIGHT_S
 
 
-def test_an_ended_hls_playlist_is_a_drop_and_plays_again(tmp_path: Path) -> None:
-    """A finished (VOD) playlist ends like a camera that closed the connection: the source
-    reconnects after its backoff, and the playlist plays again from its start, each end a
-    gap. Right for a camera's server that hung up; a recording's faces are counted again."""
-    length = 2 * FPS
-    name = write_hls_vod(tmp_path, length)
+def test_a_finished_hls_playlist_is_a_recording_and_is_refused(tmp_path: Path) -> None:
+    """A finished (VOD) playlist has a length: watched as a camera it would loop, each pass a
+    gap and its faces counted again, so it is refused with a clear reason."""
+    name = write_hls_vod(tmp_path, 2 * FPS)
     assert "#EXT-X-ENDLIST" in (tmp_path / name).read_text()
-    statuses: list[str] = []
-    gaps: list[Gap] = []
     with serve_folder(tmp_path) as root:
-        camera = CameraSource(root + name, on_status=statuses.append, on_gap=gaps.append)
-        with camera:
+        camera = CameraSource(root + name)
+        with camera, pytest.raises(CameraUnreachableError, match="a recording, not a live"):
             camera.wait_connected(timeout_s=10)
-            frame = camera.latest(wait_s=5)
-            assert frame is not None and frame.image.shape == (SIZE[1], SIZE[0], 3)
-            assert _wait_until(lambda: camera.frames >= 2 * length, 10), camera.frames
-            assert camera.error == f"camera {camera.name}: the stream ended"
-    assert statuses[:4] == ["connecting", "connected", "reconnecting", "connected"]
-    assert statuses[-1] == "stopped"
-    first = camera.gaps[0]
-    assert first.end is not None and first.end - first.start >= camera.backoff_min_s
-    assert gaps[:2] == [Gap(first.start), first]
+    assert camera.status == "failed" and camera.frames == 0 and camera.gaps == []
 
 
 # --- MPEG-TS over UDP -----------------------------------------------------------------------

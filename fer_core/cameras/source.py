@@ -37,6 +37,9 @@ READ_TIMEOUT_S = 5.0  # without a packet before a stream counts as dropped
 BACKOFF_MIN_S = 0.5  # first wait before reconnecting, doubled after each failed try
 BACKOFF_MAX_S = 10.0
 FPS_WINDOW_S = 2.0  # frames per second are measured over this last stretch
+#: A stream with a length is a recording (a file, a finished HLS playlist): as a camera it
+#: would loop, each pass a gap and its faces counted again. It is refused, not watched.
+RECORDING = "a recording, not a live camera: analyze it as a video (fer-core analyze)"
 #: RTSP over TCP, as cameras' own viewers use: it passes NAT and firewalls, and loses no
 #: packets (over UDP one lost packet smears the picture until the next key frame).
 DEFAULT_OPTIONS = {"rtsp": {"rtsp_transport": "tcp"}, "rtsps": {"rtsp_transport": "tcp"}}
@@ -197,7 +200,8 @@ class CameraSource:
                 reason = self._watch(stopping)
                 if stopping.is_set():
                     return
-                if self._last_at is None:  # no frame ever came: a wrong or dead camera
+                # No frame ever came (a wrong or dead camera), or it is no camera at all.
+                if self._last_at is None or reason == RECORDING:
                     self._fail(reason)
                     return
                 if self._frames > before:  # it was flowing: the first retry comes soon
@@ -235,6 +239,8 @@ class CameraSource:
         with container:
             if not container.streams.video:
                 return "the stream has no video"
+            if container.duration is not None:  # a file or a finished playlist, not a camera
+                return RECORDING
             stream = container.streams.video[0]
             asked = time.monotonic()  # when the packet awaited now was asked for
             try:
