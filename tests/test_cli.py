@@ -56,6 +56,9 @@ def test_the_filter_drops_native_log_lines_and_keeps_ours():
     litert = (b"INFO: ", b"Created TensorFlow Lite XNNPACK delegate for CPU.", b"\n")
     assert _through(*litert, b"done\n") == b"done\n"
     assert _through(b"INFO: unfinished at the end") == b""
+    # A worker's prefix parted from its message by another process's progress bar.
+    bar = b"\rvideos:   0%|          | 0/1"
+    assert _through(b"INFO: ", bar, *litert[1:], b"done\n") == bar + b"done\n"
 
 
 def test_progress_bars_pass_at_once():

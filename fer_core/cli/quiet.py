@@ -27,8 +27,16 @@ _NATIVE_LOG = re.compile(
     rb"[IWE]\d{4} [\d:.]+ +\d+ \S+:\d+\] "  # absl / TensorFlow; F (fatal) passes
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
     rb"|INFO: "  # LiteRT's C++ logger
+    # LiteRT's messages without their "INFO: ": in a worker process it may write the prefix
+    # just as another process's progress bar ends a line, which parts the two.
+    rb"|Created TensorFlow Lite XNNPACK delegate|Initialized TensorFlow Lite runtime"
 )
-_LOG_HEADS = (b"INFO: ", b"WARNING: All log messages")
+_LOG_HEADS = (
+    b"INFO: ",
+    b"WARNING: All log messages",
+    b"Created TensorFlow Lite",
+    b"Initialized TensorFlow Lite",
+)
 _LINE_END = re.compile(rb"(?<=[\r\n])")  # after each \n, and each \r of a progress bar
 
 
@@ -45,7 +53,11 @@ class NativeLogFilter:
 
     def feed(self, chunk: bytes) -> bytes:
         *lines, rest = _LINE_END.split(self._unfinished + chunk)
-        kept = [line for line in lines if not _NATIVE_LOG.match(line)]
+        # A dropped line that ends in \r was a log head parted by a progress bar: keep its \r.
+        kept = [
+            (b"\r" if line.endswith(b"\r") else b"") if _NATIVE_LOG.match(line) else line
+            for line in lines
+        ]
         if _may_become_log(rest):
             self._unfinished = rest
         else:
