@@ -20,6 +20,7 @@ from fer_core.labels import CLASSES
 from fer_core.litert import LITERT_FILE, LiteRTRunner, stale_reason
 from fer_core.precision import Precision, resolve_precision, with_precision
 from fer_core.preprocessing import ColorOrder, preprocess
+from fer_core.routing import SmallFaceRouter  # noqa: F401  (load_model reads routed models)
 
 TTA = Literal["flip", "tencrop"]
 Runtime = Literal["auto", "keras", "litert"]

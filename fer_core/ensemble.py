@@ -14,12 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
 
 from fer_core.catalog import MODEL_FILE, resolve_model_path
 from fer_core.errors import InvalidInputError
 from fer_core.labels import CLASSES
 from fer_core.litert import LITERT_FILE
+from fer_core.models import renamed
+from fer_core.routing import BAND_POOLS, routed_parts
 from fer_core.storage import WeightsDtype, save_model
 from fer_core.training import validation_settings
 
@@ -49,24 +52,19 @@ def average_models(
     if len(shapes) != 1:
         raise InvalidInputError(f"ensemble members differ in input or output shape: {shapes}")
     inputs = keras.Input(loaded[0].input_shape[1:])
-    outputs = [_renamed(m, f"member_{i}")(inputs) for i, m in enumerate(loaded)]
+    outputs = [renamed(m, f"member_{i}")(inputs) for i, m in enumerate(loaded)]
     mean = layers.Average(dtype="float32", name=MEAN_LAYER)(outputs)
     return keras.Model(inputs, mean, name=name)
 
 
 def _networks(model: keras.Model) -> list[keras.Model]:
-    """The networks an ensemble made by ``average_models`` averages, or ``[model]``."""
+    """The networks an ensemble made by ``average_models`` averages (or a routed model's, its
+    general networks' then its small-face network's), or ``[model]``."""
+    if parts := routed_parts(model):
+        return [network for part in parts for network in _networks(part)]
     if model.layers and model.layers[-1].name == MEAN_LAYER:
         return [layer for layer in model.layers if isinstance(layer, keras.Model)]
     return [model]
-
-
-def _renamed(model: keras.Model, name: str) -> keras.Model:
-    config = model.get_config()
-    config["name"] = name
-    copy = model.__class__.from_config(config)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def save_ensemble(
@@ -109,6 +107,96 @@ def save_ensemble(
         "members": [
             entry for f, c in zip(files, configs, strict=True) for entry in _member_entries(f, c)
         ],
+        "params": model.count_params(),
+        "preprocessing": configs[0].get("preprocessing", {}),
+        "inference": {"tta": tta},
+        "weights_dtype": weights,
+    }
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return out / MODEL_FILE
+
+
+#: The face sizes (px) a routed model's gate is fitted on: every size a room camera gives a
+#: face between these, not only the few the evaluation reports (a gate fitted to those would
+#: learn their particular resampling).
+ROUTING_SIZES = tuple(range(12, 41))
+
+
+def save_routed(
+    general: str | os.PathLike[str],
+    small: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    data: str | os.PathLike[str],
+    tta: str | None = None,
+    weights: WeightsDtype = "float32",
+    sizes: Sequence[int] = ROUTING_SIZES,
+    draws: int = 4,
+    seed: int = 0,
+) -> Path:
+    """Write a model folder in which ``small`` reads the faces that hold little detail and
+    ``general`` the rest (``fer_core.routing``), the gate fitted on the validation split of
+    ``data``'s ``train/``: each face as it is and at ``draws`` sizes drawn from ``sizes``.
+    Both must have been validated on that split.
+
+    ``config.json`` records the members (the small-face network last, marked), the gate and
+    the log loss of each network and of the mix on the fitting faces.
+    """
+    from fer_core.data import load_dataset, to_arrays
+    from fer_core.lowres import degrade
+    from fer_core.preprocessing import preprocess
+    from fer_core.routing import detail_bands, fit_gate, route_small_faces
+    from fer_core.training import split_train_val
+
+    files = [resolve_model_path(general), resolve_model_path(small)]
+    configs = [_folder_config(f) for f in files]
+    if len({_classes_of(f) for f in files}) != 1:
+        raise InvalidInputError("the general and small-face models predict different classes")
+    splits = {validation_settings(c) for c in configs}
+    if len(splits) != 1:
+        raise InvalidInputError(
+            f"the general and small-face models were validated on different splits "
+            f"{sorted(splits)}; the gate must be fitted on faces neither saw"
+        )
+    fraction, split_seed = splits.pop()
+    images, codes = to_arrays(load_dataset(data).train)
+    _, faces, _, labels = split_train_val(images, codes, fraction, split_seed)
+    drawn = np.random.default_rng(seed).choice(np.asarray(sizes), (draws, len(faces)))
+    shown = [faces] + [
+        np.stack([degrade(face[None], int(size))[0] for face, size in zip(faces, row, strict=True)])
+        for row in drawn
+    ]
+    shown = preprocess(np.concatenate(shown))
+    labels = np.tile(labels, draws + 1)
+    networks = [keras.models.load_model(f, compile=False) for f in files]
+    general_p, small_p = (m.predict(shown, batch_size=256, verbose=0) for m in networks)
+    bands = keras.ops.convert_to_numpy(detail_bands(shown))
+    gate_weights, bias = fit_gate(bands, general_p, small_p, labels)
+    model = route_small_faces(*networks, gate_weights, bias)
+    mixed = keras.ops.convert_to_numpy(model.predict(shown, batch_size=256, verbose=0))
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / LITERT_FILE).unlink(missing_ok=True)  # made from whatever was here before
+    save_model(model, out / MODEL_FILE, weights)
+    (out / "classes.json").write_text(json.dumps(list(_classes_of(files[0]))))
+    rows = np.arange(len(labels))
+    config = {
+        "config": {"arch": "routed", "val_fraction": fraction, "split_seed": split_seed},
+        "members": [
+            *_member_entries(files[0], configs[0]),
+            {**_member_entries(files[1], configs[1])[0], "reads": "small faces"},
+        ],
+        "routing": {
+            "bands_px": list(BAND_POOLS),
+            "weights": gate_weights,
+            "bias": bias,
+            "fitted_on": f"{fraction:.0%} validation split of train/ (seed {split_seed}), "
+            f"each face as it is and at {draws} sizes drawn from {min(sizes)}-{max(sizes)} px",
+            "log_loss": {
+                name: float(-np.log(p[rows, labels] + 1e-12).mean())
+                for name, p in (("general", general_p), ("small", small_p), ("routed", mixed))
+            },
+        },
         "params": model.count_params(),
         "preprocessing": configs[0].get("preprocessing", {}),
         "inference": {"tta": tta},

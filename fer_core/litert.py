@@ -39,6 +39,8 @@ def export_model_litert(
     ``config.json``, which Keras file it was made from (see ``stale_reason``) and how."""
     import keras
 
+    from fer_core.routing import SmallFaceRouter  # noqa: F401  (load_model reads routed models)
+
     model_file = Path(model_file)
     path = export_litert(
         keras.models.load_model(model_file, compile=False),

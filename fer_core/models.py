@@ -179,3 +179,13 @@ def build_model(arch: str, num_classes: int = NUM_CLASSES) -> keras.Model:
     if arch not in RECIPES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(RECIPES)}")
     return RECIPES[arch].build(num_classes=num_classes)
+
+
+def renamed(model: keras.Model, name: str) -> keras.Model:
+    """A copy of ``model`` (same weights) under ``name``, so that several models can be
+    nested in one graph without their layer names clashing."""
+    config = model.get_config()
+    config["name"] = name
+    copy = model.__class__.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy

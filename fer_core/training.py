@@ -31,7 +31,7 @@ from fer_core.batches import ShuffledBatches
 from fer_core.data import FerDataset, load_dataset, to_arrays
 from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
-from fer_core.lowres import TRAINING_SIZES, LowResBatches
+from fer_core.lowres import TRAINING_SIZES, LowResBatches, degrade
 from fer_core.mixup import MixupBatches
 from fer_core.models import RECIPES, build_model
 from fer_core.preprocessing import preprocess
@@ -86,6 +86,9 @@ class TrainConfig:
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup blends; 0 trains on single faces
     lowres: float = 0.0  # share of training faces degraded to a small face (see fer_core.lowres)
     lowres_sizes: tuple[int, ...] = TRAINING_SIZES  # the sizes (px) a degraded face is drawn from
+    # Validate on faces shown at this size (px): the best epoch of a small-face network is
+    # the best on small faces. None: the faces as they are.
+    val_face_size: int | None = None
     resume: bool = False
     cache_dir: str | None = None
     recipe: dict = field(default_factory=dict)
@@ -110,6 +113,14 @@ class TrainConfig:
         ):
             raise TrainSettingError(
                 f"low-resolution sizes are whole pixels in 1-47, got {list(self.lowres_sizes)}"
+            )
+        if self.val_face_size is not None and (
+            isinstance(self.val_face_size, bool)
+            or not isinstance(self.val_face_size, int)
+            or not 1 <= self.val_face_size < 48
+        ):
+            raise TrainSettingError(
+                f"the validation face size is whole pixels in 1-47, got {self.val_face_size}"
             )
         if self.init_member is not None and not self.init_from:
             raise TrainSettingError("init_member picks a network of init_from; name init_from")
@@ -318,6 +329,7 @@ _RUN_IDENTITY = (
     "mixup",
     "lowres",
     "lowres_sizes",
+    "val_face_size",
 )
 
 
@@ -332,6 +344,7 @@ def _prepare_run_dir(out: Path, config: TrainConfig) -> None:
         saved.setdefault("mixup", 0.0)  # runs from before mixup
         saved.setdefault("lowres", 0.0)  # runs from before low-resolution training
         saved.setdefault("lowres_sizes", list(TRAINING_SIZES))
+        saved.setdefault("val_face_size", None)
         saved.setdefault("init_member", None)
         if saved.get("time_budget_s") and not config.time_budget_s:
             raise RunDirectoryError(
@@ -539,6 +552,8 @@ def train(config: TrainConfig) -> TrainResult:
     x_train, x_val, y_train, y_val = split_train_val(
         images, labels, config.val_fraction, config.split_seed
     )
+    if config.val_face_size:
+        x_val = degrade(x_val, config.val_face_size)
     num_classes = len(CLASSES)
     if config.teachers:
         y_targets = soft_targets(config.teachers, x_train, y_train, config.teacher_weight)

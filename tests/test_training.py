@@ -12,7 +12,7 @@ from fer_core.batches import ShuffledBatches
 from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, EmotionClassifier
 from fer_core.data import load_dataset, to_arrays
 from fer_core.labels import CLASSES
-from fer_core.lowres import LowResBatches
+from fer_core.lowres import LowResBatches, degrade
 from fer_core.mixup import MixupBatches
 from fer_core.models import RECIPES, build_model
 from fer_core.preprocessing import preprocess
@@ -274,6 +274,32 @@ def test_training_input_degrades_after_mixup_and_only_when_asked():
     for sizes in [(), (16, 48), (0,), (True,)]:
         with pytest.raises(training.TrainSettingError, match="low-resolution sizes"):
             TrainConfig(".", ".", lowres=0.5, lowres_sizes=sizes).resolved()
+
+
+def test_a_small_face_run_is_validated_on_small_faces(
+    folder_dataset, tmp_path, cache_dir, monkeypatch
+):
+    root = folder_dataset(per_class=4)
+    seen = _spy_on_fit(monkeypatch)
+    train(
+        _config(
+            root,
+            tmp_path / "small",
+            cache_dir,
+            arch="vgg-tiny",
+            epochs=1,
+            lowres=1.0,
+            val_face_size=16,
+        )
+    )
+    images, codes = to_arrays(load_dataset(root, cache_dir=cache_dir).train)
+    _, x_val, _, _ = training.split_train_val(images, codes, 0.25, 1337)
+    np.testing.assert_array_equal(seen["validation_data"][0], preprocess(degrade(x_val, 16)))
+    saved = json.loads((tmp_path / "small" / "config.json").read_text())
+    assert saved["config"]["val_face_size"] == 16
+    for size in (0, 48, 16.5, True):
+        with pytest.raises(training.TrainSettingError, match="validation face size"):
+            TrainConfig(".", ".", val_face_size=size).resolved()
 
 
 def test_a_low_resolution_run_degrades_training_faces_only_and_resumes_with_its_share(

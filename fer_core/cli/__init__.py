@@ -24,6 +24,7 @@ COMMANDS = {
     "evaluate": "fer_core.cli.evaluate",
     "calibrate": "fer_core.cli.calibrate",
     "make-ensemble": "fer_core.cli.make_ensemble",
+    "route-small-faces": "fer_core.cli.route_small_faces",
     "export-litert": "fer_core.cli.export_litert",
     "pack-dataset": "fer_core.cli.pack_dataset",
     "benchmark": "fer_core.cli.benchmark",

@@ -111,6 +111,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="the face sizes a degraded face is drawn from, uniformly (repeat one to weight it; "
         "default: %(default)s)",
     )
+    parser.add_argument(
+        "--val-face-size",
+        type=int,
+        metavar="PX",
+        help="validate on faces shown at this size, to keep the epoch best on small faces "
+        "(a small-face network's; default: the faces as they are)",
+    )
     parser.add_argument("--cache-dir", help="where decoded datasets are cached")
     quiet.add_option(parser)
     return parser
@@ -148,6 +155,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                 mixup=args.mixup,
                 lowres=args.lowres,
                 lowres_sizes=tuple(args.lowres_sizes),
+                val_face_size=args.val_face_size,
                 resume=args.resume,
                 cache_dir=args.cache_dir,
             )

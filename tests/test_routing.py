@@ -1,0 +1,152 @@
+"""Routing small faces to a small-face network: the gate reads detail, its fit, the saved model."""
+
+import json
+
+import cv2
+import keras
+import numpy as np
+import pytest
+
+from fer_core import EmotionClassifier
+from fer_core.ensemble import _networks, save_ensemble, save_routed
+from fer_core.errors import InvalidInputError
+from fer_core.labels import CLASSES
+from fer_core.lowres import degrade
+from fer_core.models import build_model
+from fer_core.precision import with_precision
+from fer_core.routing import SmallFaceRouter, detail_bands, fit_gate, route_small_faces
+from fer_core.training import TrainConfig, load_initial_weights
+
+
+@pytest.fixture(scope="module")
+def photo_faces() -> np.ndarray:
+    """48 px crops of a real photo at random places: real edges and textures, (N, 48, 48, 1)."""
+    from skimage.data import astronaut
+
+    gray = cv2.cvtColor(astronaut(), cv2.COLOR_RGB2GRAY)
+    rng = np.random.default_rng(0)
+    corners = rng.integers(0, gray.shape[0] - 96, (240, 2))
+    crops = [
+        cv2.resize(gray[y : y + 96, x : x + 96], (48, 48), interpolation=cv2.INTER_AREA)
+        for y, x in corners
+    ]
+    return np.stack(crops)[..., None]
+
+
+def _bands(faces: np.ndarray) -> np.ndarray:
+    return keras.ops.convert_to_numpy(detail_bands(faces.astype(np.float32) / 255))
+
+
+def _folder(folder, model: keras.Model, split_seed: int = 1337):
+    folder.mkdir(parents=True)
+    model.save(folder / "model.keras")
+    (folder / "classes.json").write_text(json.dumps(list(CLASSES)))
+    config = {"config": {"arch": "vgg-tiny", "val_fraction": 0.25, "split_seed": split_seed}}
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def _network(seed: int) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    return build_model("vgg-tiny")
+
+
+def test_a_small_face_keeps_less_fine_detail(photo_faces):
+    sharp = _bands(photo_faces)
+    for size in (24, 16, 12):
+        small = _bands(degrade(photo_faces, size))
+        assert (small[:, 0] < sharp[:, 0]).mean() > 0.95, size  # the finest band empties
+    assert np.isfinite(_bands(np.zeros((2, 48, 48, 1), np.uint8))).all()  # a flat crop too
+
+
+def test_the_fitted_gate_sends_each_face_to_the_network_that_reads_it(photo_faces):
+    sizes = [48, 36, 12]
+    shown = np.concatenate([degrade(photo_faces, s) for s in sizes])
+    small = np.repeat(np.array(sizes) <= 12, len(photo_faces))
+    labels = np.random.default_rng(1).integers(0, 7, len(shown))
+    right = np.full((len(shown), 7), 0.1 / 6)
+    right[np.arange(len(shown)), labels] = 0.9
+    wrong = np.roll(right, 1, axis=1)
+    general = np.where(small[:, None], wrong, right)  # reads sharp faces only
+    small_net = np.where(small[:, None], right, wrong)  # reads small faces only
+    weights, bias = fit_gate(_bands(shown), general, small_net, labels)
+    router = SmallFaceRouter(weights, bias)
+    share = keras.ops.convert_to_numpy(router.general_share(shown.astype(np.float32) / 255))
+    assert np.median(share[~small]) > 0.9 and np.median(share[small]) < 0.1
+    assert ((share > 0.5) != small).mean() > 0.9  # a flat patch holds no detail at any size
+
+
+def test_a_routed_model_mixes_its_networks_and_saves_loads_and_exports(photo_faces, tmp_path):
+    general, small = _network(1), _network(2)
+    model = route_small_faces(general, small, [1.0, -0.5, 0.3, 0.2], 2.0)
+    faces = np.concatenate([photo_faces[:4], degrade(photo_faces[:4], 12)]).astype(np.float32)
+    faces /= 255
+    share = SmallFaceRouter([1.0, -0.5, 0.3, 0.2], 2.0).general_share(faces)
+    share = keras.ops.convert_to_numpy(share)[:, None]
+    expected = share * general.predict_on_batch(faces) + (1 - share) * small.predict_on_batch(faces)
+    np.testing.assert_allclose(model.predict_on_batch(faces), expected, atol=1e-6)
+
+    _folder(tmp_path / "routed", model)
+    clf = EmotionClassifier.load(tmp_path / "routed", precision="float32")
+    np.testing.assert_allclose(clf.predict_proba(faces, tta=None), expected, atol=1e-5)
+    half = with_precision(clf.model, "bfloat16")
+    assert half.layers[-1].compute_dtype == "float32"  # the gate reads detail in float32
+    np.testing.assert_allclose(half.predict_on_batch(faces).sum(axis=1), 1.0, atol=1e-5)
+
+    from fer_core.litert import export_model_litert
+
+    export_model_litert(tmp_path / "routed" / "model.keras", "float32")
+    on_litert = EmotionClassifier.load(tmp_path / "routed", runtime="litert")
+    np.testing.assert_allclose(on_litert.predict_proba(faces, tta=None), expected, atol=1e-4)
+
+
+def test_a_routed_models_networks_are_its_general_ones_then_the_small_one(tmp_path):
+    pair = save_ensemble(
+        [_folder(tmp_path / "a", _network(1)), _folder(tmp_path / "b", _network(2))],
+        tmp_path / "pair",
+    )
+    small = _network(3)
+    routed = route_small_faces(keras.models.load_model(pair), small, [0.0] * 4, 0.0)
+    assert len(_networks(routed)) == 3
+    _folder(tmp_path / "routed", routed)
+    start = build_model("vgg-tiny")
+    config = TrainConfig(
+        data="unused",
+        out="unused",
+        arch="vgg-tiny",
+        init_from=str(tmp_path / "routed"),
+        init_member=2,
+        val_fraction=0.25,
+    )
+    load_initial_weights(start, config)
+    faces = np.random.default_rng(4).random((3, 48, 48, 1), dtype=np.float32)
+    np.testing.assert_allclose(
+        start.predict_on_batch(faces), small.predict_on_batch(faces), atol=1e-6
+    )
+
+
+def test_save_routed_fits_the_gate_on_the_validation_split(tmp_path, folder_dataset):
+    data = folder_dataset(per_class=8)
+    general = _folder(tmp_path / "general", _network(1))
+    small = _folder(tmp_path / "small", _network(2))
+    path = save_routed(general, small, tmp_path / "routed", data, tta="flip", draws=2)
+    saved = json.loads((path.parent / "config.json").read_text())
+    assert [m["model"] for m in saved["members"]] == ["general", "small"]
+    assert saved["members"][1]["reads"] == "small faces"
+    assert saved["config"] == {"arch": "routed", "val_fraction": 0.25, "split_seed": 1337}
+    routing = saved["routing"]
+    assert len(routing["weights"]) == 4 and "2 sizes drawn from 12-40 px" in routing["fitted_on"]
+    losses = routing["log_loss"]
+    assert losses["routed"] <= min(losses["general"], losses["small"]) + 0.01
+    clf = EmotionClassifier.load(path.parent)
+    assert clf.default_tta == "flip" and clf.predict_proba(
+        np.zeros((1, 48, 48), np.uint8)
+    ).shape == (
+        1,
+        7,
+    )
+
+    other = _folder(tmp_path / "other", _network(3), split_seed=7)
+    with pytest.raises(InvalidInputError, match="different splits"):
+        save_routed(general, other, tmp_path / "bad", data)
+    assert not (tmp_path / "bad").exists()
