@@ -184,7 +184,7 @@ def save_routed(
         "config": {"arch": "routed", "val_fraction": fraction, "split_seed": split_seed},
         "members": [
             *_member_entries(files[0], configs[0]),
-            {**_member_entries(files[1], configs[1])[0], "reads": "small faces"},
+            *({**entry, "reads": "small faces"} for entry in _member_entries(files[1], configs[1])),
         ],
         "routing": {
             "bands_px": list(BAND_POOLS),

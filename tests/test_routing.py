@@ -128,11 +128,14 @@ def test_a_routed_models_networks_are_its_general_ones_then_the_small_one(tmp_pa
 def test_save_routed_fits_the_gate_on_the_validation_split(tmp_path, folder_dataset):
     data = folder_dataset(per_class=8)
     general = _folder(tmp_path / "general", _network(1))
-    small = _folder(tmp_path / "small", _network(2))
+    small = save_ensemble(
+        [_folder(tmp_path / "small-a", _network(2)), _folder(tmp_path / "small-b", _network(3))],
+        tmp_path / "small",
+    )
     path = save_routed(general, small, tmp_path / "routed", data, tta="flip", draws=2)
     saved = json.loads((path.parent / "config.json").read_text())
-    assert [m["model"] for m in saved["members"]] == ["general", "small"]
-    assert saved["members"][1]["reads"] == "small faces"
+    assert [m["model"] for m in saved["members"]] == ["general", "small-a", "small-b"]
+    assert [m.get("reads") for m in saved["members"]] == [None, "small faces", "small faces"]
     assert saved["config"] == {"arch": "routed", "val_fraction": 0.25, "split_seed": 1337}
     routing = saved["routing"]
     assert len(routing["weights"]) == 4 and "2 sizes drawn from 12-40 px" in routing["fitted_on"]
