@@ -22,7 +22,7 @@ from fer_core.errors import InvalidInputError
 from fer_core.labels import CLASSES
 from fer_core.litert import LITERT_FILE
 from fer_core.models import renamed
-from fer_core.routing import BAND_POOLS, routed_parts
+from fer_core.routing import BAND_POOLS, ROUTER_LAYER, routed_parts
 from fer_core.storage import WeightsDtype, save_model
 from fer_core.training import validation_settings
 
@@ -142,7 +142,7 @@ def save_routed(
     the log loss of each network and of the mix on the fitting faces.
     """
     from fer_core.data import load_dataset, to_arrays
-    from fer_core.lowres import degrade
+    from fer_core.lowres import degrade_at_random
     from fer_core.preprocessing import preprocess
     from fer_core.routing import detail_bands, fit_gate, route_small_faces
     from fer_core.training import split_train_val
@@ -160,11 +160,8 @@ def save_routed(
     fraction, split_seed = splits.pop()
     images, codes = to_arrays(load_dataset(data).train)
     _, faces, _, labels = split_train_val(images, codes, fraction, split_seed)
-    drawn = np.random.default_rng(seed).choice(np.asarray(sizes), (draws, len(faces)))
-    shown = [faces] + [
-        np.stack([degrade(face[None], int(size))[0] for face, size in zip(faces, row, strict=True)])
-        for row in drawn
-    ]
+    rng = np.random.default_rng(seed)
+    shown = [faces] + [degrade_at_random(faces, 1.0, rng, sizes)[0] for _ in range(draws)]
     shown = preprocess(np.concatenate(shown))
     labels = np.tile(labels, draws + 1)
     networks = [keras.models.load_model(f, compile=False) for f in files]
@@ -172,7 +169,8 @@ def save_routed(
     bands = keras.ops.convert_to_numpy(detail_bands(shown))
     gate_weights, bias = fit_gate(bands, general_p, small_p, labels)
     model = route_small_faces(*networks, gate_weights, bias)
-    mixed = keras.ops.convert_to_numpy(model.predict(shown, batch_size=256, verbose=0))
+    share = keras.ops.convert_to_numpy(model.get_layer(ROUTER_LAYER).general_share(shown))
+    mixed = share[:, None] * general_p + (1.0 - share[:, None]) * small_p
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
