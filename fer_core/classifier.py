@@ -20,7 +20,7 @@ from fer_core.labels import CLASSES
 from fer_core.litert import LITERT_FILE, LiteRTRunner, stale_reason
 from fer_core.precision import Precision, resolve_precision, with_precision
 from fer_core.preprocessing import ColorOrder, preprocess
-from fer_core.routing import SmallFaceRouter  # noqa: F401  (load_model reads routed models)
+from fer_core.routing import ROUTER_LAYER, mix_by_share, routed_parts
 
 TTA = Literal["flip", "tencrop"]
 Runtime = Literal["auto", "keras", "litert"]
@@ -52,6 +52,7 @@ class EmotionClassifier:
         batch_size: int = 256,
         metadata: dict | None = None,
         runner: LiteRTRunner | None = None,
+        small_runner: LiteRTRunner | None = None,
     ) -> None:
         outputs = model.output_shape[-1]
         if outputs != len(classes):
@@ -62,6 +63,10 @@ class EmotionClassifier:
         self.batch_size = batch_size
         self.metadata = metadata or {}
         self.runner = runner
+        self.small_runner = small_runner
+        self._parts = routed_parts(model)
+        if self._parts is not None and (runner is None) != (small_runner is None):
+            raise InvalidInputError("a routed model on LiteRT needs a runner for each network")
 
     @classmethod
     def load(
@@ -91,11 +96,21 @@ class EmotionClassifier:
         metadata = {}
         if (folder / "config.json").is_file():
             metadata = json.loads((folder / "config.json").read_text())
-        runner = _litert_runner(model_file, metadata, runtime) if runtime != "keras" else None
-        if runner is None:
+        runners = (None, None)
+        if runtime != "keras":
+            routed = routed_parts(model) is not None
+            runners = _litert_runners(model_file, metadata, runtime, routed)
+        if runners[0] is None:
             model = with_precision(model, resolve_precision(precision))
         standardize = bool(metadata.get("preprocessing", {}).get("standardize", False))
-        return cls(model, classes, standardize=standardize, metadata=metadata, runner=runner)
+        return cls(
+            model,
+            classes,
+            standardize=standardize,
+            metadata=metadata,
+            runner=runners[0],
+            small_runner=runners[1],
+        )
 
     @property
     def temperature(self) -> float:
@@ -156,29 +171,50 @@ class EmotionClassifier:
         return np.array(self.classes)[self.predict_proba(faces, **kwargs).argmax(axis=1)]
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
-        if self.runner is not None:
-            return self.runner(batch)
+        if self._parts is None:
+            return self._run(self.runner, self.model, batch)
+        # A routed model: each network runs only on the faces it has a say in.
+        general, small = self._parts
+        share = self.model.get_layer(ROUTER_LAYER).general_share(batch)
+        return mix_by_share(
+            batch,
+            keras.ops.convert_to_numpy(share),
+            lambda faces: self._run(self.runner, general, faces),
+            lambda faces: self._run(self.small_runner, small, faces),
+        )
+
+    def _run(self, runner: LiteRTRunner | None, network: keras.Model, batch: np.ndarray):
+        if runner is not None:
+            return runner(batch)
         # predict_on_batch runs the compiled predict function with no per-call dataset set-up,
         # which ``predict`` pays; chunks bound memory for large N.
         chunks = [
-            keras.ops.convert_to_numpy(self.model.predict_on_batch(batch[i : i + self.batch_size]))
+            keras.ops.convert_to_numpy(network.predict_on_batch(batch[i : i + self.batch_size]))
             for i in range(0, len(batch), self.batch_size)
         ]
         return np.concatenate(chunks).astype(np.float32)
 
 
-def _litert_runner(model_file: Path, metadata: dict, runtime: Runtime) -> LiteRTRunner | None:
-    """The model's LiteRT twin if it ships one that matches it; ``runtime="litert"`` insists,
-    ``"auto"`` falls back to Keras (with a warning when a file is there but unusable)."""
+def _litert_runners(
+    model_file: Path, metadata: dict, runtime: Runtime, routed: bool
+) -> tuple[LiteRTRunner | None, LiteRTRunner | None]:
+    """The model's LiteRT twin if it ships one that matches it (a routed model: its general
+    and its small-face network's); ``runtime="litert"`` insists, ``"auto"`` falls back to
+    Keras (with a warning when a file is there but unusable)."""
     litert_file = model_file.parent / LITERT_FILE
     if not litert_file.is_file():
         if runtime == "litert":
             raise ModelNotFoundError(f"no {LITERT_FILE} beside {model_file}; export one first")
-        return None
+        return None, None
     problem = stale_reason(model_file, metadata)
+    if problem is None and routed and "small_file" not in metadata["litert"]:
+        problem = f"{litert_file} holds the whole routed model, not its networks one by one"
     if problem is None:
         try:
-            return LiteRTRunner(litert_file)
+            if routed:
+                small_file = model_file.parent / metadata["litert"]["small_file"]
+                return LiteRTRunner(litert_file), LiteRTRunner(small_file)
+            return LiteRTRunner(litert_file), None
         except ImportError as error:
             problem = f"cannot run {litert_file}: {error}"
         except (OSError, ValueError, RuntimeError) as error:
@@ -186,7 +222,7 @@ def _litert_runner(model_file: Path, metadata: dict, runtime: Runtime) -> LiteRT
     if runtime == "litert":
         raise ModelNotFoundError(problem)
     warnings.warn(f"{problem}; running on Keras instead", stacklevel=3)
-    return None
+    return None, None
 
 
 def _leaf_layers(model: keras.Model) -> list[keras.layers.Layer]:

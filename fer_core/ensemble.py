@@ -20,7 +20,7 @@ from keras import layers
 from fer_core.catalog import MODEL_FILE, resolve_model_path
 from fer_core.errors import InvalidInputError
 from fer_core.labels import CLASSES
-from fer_core.litert import LITERT_FILE
+from fer_core.litert import LITERT_FILE, SMALL_LITERT_FILE
 from fer_core.models import renamed
 from fer_core.routing import BAND_POOLS, ROUTER_LAYER, routed_parts
 from fer_core.storage import WeightsDtype, save_model
@@ -174,7 +174,8 @@ def save_routed(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / LITERT_FILE).unlink(missing_ok=True)  # made from whatever was here before
+    for stale in (LITERT_FILE, SMALL_LITERT_FILE):  # made from whatever was here before
+        (out / stale).unlink(missing_ok=True)
     save_model(model, out / MODEL_FILE, weights)
     (out / "classes.json").write_text(json.dumps(list(_classes_of(files[0]))))
     rows = np.arange(len(labels))

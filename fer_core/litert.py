@@ -9,6 +9,10 @@ wheel. In float32 the outputs match Keras' to round-off, so a model's figures ca
 ``quantize="int8"`` stores weights and computes activations in 8-bit integers (ranges
 measured on a few hundred real faces; input and output stay float32), another 1.4-1.6x on
 CPUs with VNNI. It changes the answers slightly, so an int8 model is evaluated as what it is.
+
+A routed model (``fer_core.routing``) is exported as its two networks, ``model.tflite`` the
+general one and ``small.tflite`` the small-face one, so that each runs only on the faces it
+reads; the gate between them is a few array operations.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import numpy as np
 
 #: Name of the LiteRT file beside a model's ``model.keras``.
 LITERT_FILE = "model.tflite"
+#: A routed model's small-face network, beside its general one in ``LITERT_FILE``.
+SMALL_LITERT_FILE = "small.tflite"
 _MAX_BUCKET = 256
 
 
@@ -39,22 +45,25 @@ def export_model_litert(
     ``config.json``, which Keras file it was made from (see ``stale_reason``) and how."""
     import keras
 
-    from fer_core.routing import SmallFaceRouter  # noqa: F401  (load_model reads routed models)
+    from fer_core.routing import routed_parts
 
     model_file = Path(model_file)
-    path = export_litert(
-        keras.models.load_model(model_file, compile=False),
-        model_file.parent / LITERT_FILE,
-        quantize,
-        representative,
-    )
-    config_file = model_file.parent / "config.json"
+    folder = model_file.parent
+    model = keras.models.load_model(model_file, compile=False)
+    parts = routed_parts(model)
+    general = model if parts is None else parts[0]
+    path = export_litert(general, folder / LITERT_FILE, quantize, representative)
+    config_file = folder / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
     config["litert"] = {
         "file": LITERT_FILE,
         "quantize": quantize,
         "keras_sha256": _sha256(model_file),
     }
+    (folder / SMALL_LITERT_FILE).unlink(missing_ok=True)
+    if parts is not None:
+        export_litert(parts[1], folder / SMALL_LITERT_FILE, quantize, representative)
+        config["litert"]["small_file"] = SMALL_LITERT_FILE
     config_file.write_text(json.dumps(config, indent=2) + "\n")
     return path
 

@@ -14,6 +14,7 @@ not the box, so the model saves, exports to LiteRT and runs like any other, for 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
 
 import keras
@@ -26,6 +27,9 @@ from fer_core.models import renamed
 #: Box-blur widths (px) whose successive differences are the gate's frequency bands.
 BAND_POOLS = (2, 3, 4, 6)
 ROUTER_LAYER = "small_face_router"
+#: A network whose share of a face's answer is below this is not run for that face: it would
+#: move no probability by more than this much.
+SKIP_SHARE = 0.01
 _EPS = 1e-7
 
 
@@ -127,3 +131,27 @@ def fit_gate(
     theta = minimize(loss, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B").x
     weights = theta[:-1] / scale
     return weights.tolist(), float(theta[-1] - weights @ mean)
+
+
+def mix_by_share(
+    faces: np.ndarray,
+    share: np.ndarray,
+    general: Callable[[np.ndarray], np.ndarray],
+    small: Callable[[np.ndarray], np.ndarray],
+    skip: float = SKIP_SHARE,
+) -> np.ndarray:
+    """The routed answer for ``faces`` given the general network's ``share`` of each (from
+    ``SmallFaceRouter.general_share``), calling each network (a batch function) only on the
+    faces it holds at least ``skip`` of; a face left to one network gets its answer alone."""
+    share = np.asarray(share, np.float32)
+    share = np.where(share < skip, 0.0, np.where(share > 1.0 - skip, 1.0, share))[:, None]
+    mixed = None
+    for weight, network in ((share, general), (1.0 - share, small)):
+        rows = np.flatnonzero(weight[:, 0] > 0)
+        if len(rows) == 0:
+            continue
+        part = np.asarray(network(faces[rows]), np.float32) * weight[rows]
+        if mixed is None:
+            mixed = np.zeros((len(faces), part.shape[1]), np.float32)
+        mixed[rows] += part
+    return mixed

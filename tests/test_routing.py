@@ -9,12 +9,17 @@ import pytest
 
 from fer_core import EmotionClassifier
 from fer_core.ensemble import _networks, save_ensemble, save_routed
-from fer_core.errors import InvalidInputError
+from fer_core.errors import InvalidInputError, ModelNotFoundError
 from fer_core.labels import CLASSES
 from fer_core.lowres import degrade
 from fer_core.models import build_model
-from fer_core.precision import with_precision
-from fer_core.routing import SmallFaceRouter, detail_bands, fit_gate, route_small_faces
+from fer_core.routing import (
+    SmallFaceRouter,
+    detail_bands,
+    fit_gate,
+    mix_by_share,
+    route_small_faces,
+)
 from fer_core.training import TrainConfig, load_initial_weights
 
 
@@ -76,28 +81,61 @@ def test_the_fitted_gate_sends_each_face_to_the_network_that_reads_it(photo_face
     assert ((share > 0.5) != small).mean() > 0.9  # a flat patch holds no detail at any size
 
 
+def test_each_network_runs_only_on_the_faces_it_has_a_say_in():
+    faces = np.arange(6, dtype=np.float32)[:, None]
+    share = np.array([0.0, 0.005, 0.3, 0.5, 0.995, 1.0])
+    seen = {}
+
+    def network(name: str, answer: float):
+        def run(batch: np.ndarray) -> np.ndarray:
+            seen[name] = batch[:, 0].tolist()
+            return np.full((len(batch), 2), answer, np.float32)
+
+        return run
+
+    mixed = mix_by_share(faces, share, network("general", 1.0), network("small", 0.0))
+    assert seen == {"general": [2.0, 3.0, 4.0, 5.0], "small": [0.0, 1.0, 2.0, 3.0]}
+    np.testing.assert_allclose(mixed[:, 0], [0.0, 0.0, 0.3, 0.5, 1.0, 1.0])
+    mix_by_share(faces[4:], share[4:], network("general", 1.0), network("never", 0.0))
+    assert "never" not in seen
+
+
 def test_a_routed_model_mixes_its_networks_and_saves_loads_and_exports(photo_faces, tmp_path):
     general, small = _network(1), _network(2)
-    model = route_small_faces(general, small, [1.0, -0.5, 0.3, 0.2], 2.0)
+    weights, bias = [1.0, -0.5, 0.3, 0.2], 2.0
+    model = route_small_faces(general, small, weights, bias)
     faces = np.concatenate([photo_faces[:4], degrade(photo_faces[:4], 12)]).astype(np.float32)
     faces /= 255
-    share = SmallFaceRouter([1.0, -0.5, 0.3, 0.2], 2.0).general_share(faces)
-    share = keras.ops.convert_to_numpy(share)[:, None]
-    expected = share * general.predict_on_batch(faces) + (1 - share) * small.predict_on_batch(faces)
-    np.testing.assert_allclose(model.predict_on_batch(faces), expected, atol=1e-6)
+    share = keras.ops.convert_to_numpy(SmallFaceRouter(weights, bias).general_share(faces))
+    in_graph = share[:, None] * general.predict_on_batch(faces)
+    in_graph += (1 - share[:, None]) * small.predict_on_batch(faces)
+    np.testing.assert_allclose(model.predict_on_batch(faces), in_graph, atol=1e-6)
+    expected = mix_by_share(faces, share, general.predict_on_batch, small.predict_on_batch)
+    np.testing.assert_allclose(expected, in_graph, atol=0.011)  # at most SKIP_SHARE apart
 
     _folder(tmp_path / "routed", model)
     clf = EmotionClassifier.load(tmp_path / "routed", precision="float32")
     np.testing.assert_allclose(clf.predict_proba(faces, tta=None), expected, atol=1e-5)
-    half = with_precision(clf.model, "bfloat16")
-    assert half.layers[-1].compute_dtype == "float32"  # the gate reads detail in float32
-    np.testing.assert_allclose(half.predict_on_batch(faces).sum(axis=1), 1.0, atol=1e-5)
+    half = EmotionClassifier.load(tmp_path / "routed", precision="bfloat16")
+    assert half.model.layers[-1].compute_dtype == "float32"  # the gate reads detail in float32
+    assert half.precision == "bfloat16"
+    np.testing.assert_allclose(half.predict_proba(faces, tta=None), expected, atol=0.05)
 
     from fer_core.litert import export_model_litert
 
     export_model_litert(tmp_path / "routed" / "model.keras", "float32")
+    config = json.loads((tmp_path / "routed" / "config.json").read_text())
+    assert config["litert"]["small_file"] == "small.tflite"
     on_litert = EmotionClassifier.load(tmp_path / "routed", runtime="litert")
+    assert on_litert.small_runner is not None
     np.testing.assert_allclose(on_litert.predict_proba(faces, tta=None), expected, atol=1e-4)
+
+    del config["litert"]["small_file"]  # as exported before the networks ran one by one
+    (tmp_path / "routed" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelNotFoundError, match="whole routed model"):
+        EmotionClassifier.load(tmp_path / "routed", runtime="litert")
+    with pytest.warns(UserWarning, match="running on Keras"):
+        assert EmotionClassifier.load(tmp_path / "routed").runtime == "keras"
 
 
 def test_a_routed_models_networks_are_its_general_ones_then_the_small_one(tmp_path):
