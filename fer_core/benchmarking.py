@@ -22,6 +22,7 @@ from fer_core.classifier import MODEL_DEFAULT, TTA, EmotionClassifier
 from fer_core.detection import HaarFaceDetector, crop_faces
 from fer_core.detectors.scoring import MatchResult, load_reference, match_faces
 from fer_core.errors import InvalidInputError
+from fer_core.lowres import degrade
 from fer_core.preprocessing import preprocess
 
 
@@ -121,10 +122,15 @@ def classification_speed(
     batch: int,
     seconds: float = 2.0,
     tta: TTA | Literal["model"] | None = MODEL_DEFAULT,
+    face_px: int | None = None,
 ) -> float:
     """``predict_proba`` faces per second at a given batch size, with the model's own
-    test-time views unless ``tta`` picks others (``None``: a single view)."""
+    test-time views unless ``tta`` picks others (``None``: a single view). ``face_px`` shows
+    the faces as that many pixels wide (``lowres.degrade``): a routed model sends such faces
+    to its small-face network, so their cost differs from sharp ones'."""
     faces = np.random.default_rng(0).integers(0, 256, (batch, 48, 48), dtype=np.uint8)
+    if face_px is not None:
+        faces = degrade(faces, face_px)
     classifier.predict_proba(faces, tta=tta)
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:

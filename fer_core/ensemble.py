@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import keras
 import numpy as np
@@ -22,7 +23,7 @@ from fer_core.errors import InvalidInputError
 from fer_core.labels import CLASSES
 from fer_core.litert import LITERT_FILE, SMALL_LITERT_FILE
 from fer_core.models import renamed
-from fer_core.routing import BAND_POOLS, ROUTER_LAYER, routed_parts
+from fer_core.routing import BAND_POOLS, ROUTER_LAYER, routed_parts, unflipped
 from fer_core.storage import WeightsDtype, save_model
 from fer_core.training import validation_settings
 
@@ -61,7 +62,7 @@ def _networks(model: keras.Model) -> list[keras.Model]:
     """The networks an ensemble made by ``average_models`` averages (or a routed model's, its
     general networks' then its small-face network's), or ``[model]``."""
     if parts := routed_parts(model):
-        return [network for part in parts for network in _networks(part)]
+        return [network for part in parts for network in _networks(unflipped(part))]
     if model.layers and model.layers[-1].name == MEAN_LAYER:
         return [layer for layer in model.layers if isinstance(layer, keras.Model)]
     return [model]
@@ -132,11 +133,13 @@ def save_routed(
     sizes: Sequence[int] = ROUTING_SIZES,
     draws: int = 4,
     seed: int = 0,
+    small_tta: Literal["flip"] | None = "flip",
 ) -> Path:
     """Write a model folder in which ``small`` reads the faces that hold little detail and
     ``general`` the rest (``fer_core.routing``), the gate fitted on the validation split of
     ``data``'s ``train/``: each face as it is and at ``draws`` sizes drawn from ``sizes``.
-    Both must have been validated on that split.
+    Both must have been validated on that split. ``small_tta="flip"`` averages the small-face
+    part over each face and its mirror image (``None`` when ``tta`` mirrors already).
 
     ``config.json`` records the members (the small-face network last, marked), the gate and
     the log loss of each network and of the mix on the fitting faces.
@@ -144,7 +147,7 @@ def save_routed(
     from fer_core.data import load_dataset, to_arrays
     from fer_core.lowres import degrade_at_random
     from fer_core.preprocessing import preprocess
-    from fer_core.routing import detail_bands, fit_gate, route_small_faces
+    from fer_core.routing import detail_bands, fit_gate, route_small_faces, small_face_part
     from fer_core.training import split_train_val
 
     files = [resolve_model_path(general), resolve_model_path(small)]
@@ -165,10 +168,11 @@ def save_routed(
     shown = preprocess(np.concatenate(shown))
     labels = np.tile(labels, draws + 1)
     networks = [keras.models.load_model(f, compile=False) for f in files]
-    general_p, small_p = (m.predict(shown, batch_size=256, verbose=0) for m in networks)
+    parts = [networks[0], small_face_part(networks[1], small_tta)]
+    general_p, small_p = (m.predict(shown, batch_size=256, verbose=0) for m in parts)
     bands = keras.ops.convert_to_numpy(detail_bands(shown))
     gate_weights, bias = fit_gate(bands, general_p, small_p, labels)
-    model = route_small_faces(*networks, gate_weights, bias)
+    model = route_small_faces(*networks, gate_weights, bias, small_tta)
     share = keras.ops.convert_to_numpy(model.get_layer(ROUTER_LAYER).general_share(shown))
     mixed = share[:, None] * general_p + (1.0 - share[:, None]) * small_p
 
@@ -189,6 +193,7 @@ def save_routed(
             "bands_px": list(BAND_POOLS),
             "weights": gate_weights,
             "bias": bias,
+            "small_tta": small_tta,
             "fitted_on": f"{fraction:.0%} validation split of train/ (seed {split_seed}), "
             f"each face as it is and at {draws} sizes drawn from {min(sizes)}-{max(sizes)} px",
             "log_loss": {

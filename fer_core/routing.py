@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import pairwise
+from typing import Literal
 
 import keras
 import numpy as np
@@ -27,9 +28,12 @@ from fer_core.models import renamed
 #: Box-blur widths (px) whose successive differences are the gate's frequency bands.
 BAND_POOLS = (2, 3, 4, 6)
 ROUTER_LAYER = "small_face_router"
-#: A network whose share of a face's answer is below this is not run for that face: it would
-#: move no probability by more than this much.
-SKIP_SHARE = 0.01
+FLIP_MEAN_LAYER = "flip_mean"
+#: A network whose share of a face's answer is below this is not run for that face (it would
+#: move no probability by more). On the validation split at 0.1, ``fast`` with a small-face
+#: network read the same (within 0.1 point at 48/32/24/16/12 px) as with both always run,
+#: and the small-face network ran for 4% of full-size faces instead of 83%.
+SKIP_SHARE = 0.1
 _EPS = 1e-7
 
 
@@ -80,11 +84,34 @@ class SmallFaceRouter(layers.Layer):
         return {**super().get_config(), "weights": self.gate_weights, "bias": self.bias}
 
 
+@keras.saving.register_keras_serializable(package="fer_core")
+class HorizontalFlip(layers.Layer):
+    """Mirrors faces left to right, always (Keras' ``RandomFlip`` does nothing at inference)."""
+
+    def call(self, faces):
+        return ops.flip(faces, axis=2)
+
+
+def flip_averaged(model: keras.Model, name: str) -> keras.Model:
+    """``model``'s answer averaged over each face and its mirror image, as one model named
+    ``name``: test-time flipping inside the graph, so a routed model's small-face part (which
+    runs on its own, see ``mix_by_share``) carries its views with it into LiteRT."""
+    faces = keras.Input(model.input_shape[1:])
+    views = [model(faces), model(HorizontalFlip()(faces))]
+    return keras.Model(faces, layers.Average(name=FLIP_MEAN_LAYER)(views), name=name)
+
+
 def route_small_faces(
-    general: keras.Model, small: keras.Model, weights: list[float], bias: float
+    general: keras.Model,
+    small: keras.Model,
+    weights: list[float],
+    bias: float,
+    small_tta: Literal["flip"] | None = None,
 ) -> keras.Model:
     """One model: ``general`` (a network or an ensemble) for faces with detail, ``small`` for
-    faces without, mixed by the fitted gate (``fit_gate``). Both take the same input."""
+    faces without, mixed by the fitted gate (``fit_gate``). Both take the same input.
+    ``small_tta="flip"`` averages the small-face part over each face and its mirror image
+    (see ``small_face_part``)."""
     if tuple(general.input_shape[1:]) != tuple(small.input_shape[1:]) or (
         general.output_shape[-1] != small.output_shape[-1]
     ):
@@ -94,9 +121,28 @@ def route_small_faces(
         )
     faces = keras.Input(general.input_shape[1:])
     mixed = SmallFaceRouter(weights, bias, name=ROUTER_LAYER)(
-        [faces, renamed(general, "general")(faces), renamed(small, "small")(faces)]
+        [faces, renamed(general, "general")(faces), small_face_part(small, small_tta)(faces)]
     )
     return keras.Model(faces, mixed, name="routed")
+
+
+def small_face_part(small: keras.Model, tta: Literal["flip"] | None = None) -> keras.Model:
+    """``small`` as a routed model's small-face part (named ``small``); ``tta="flip"`` averages
+    it over each face and its mirror image. Mirroring costs a second pass only on the small
+    faces, which the general network reads worst, and on the validation split it took two
+    small-face networks from 59.6% to 60.7% at 16 px."""
+    if tta is None:
+        return renamed(small, "small")
+    if tta != "flip":
+        raise ValueError(f"a small-face part's tta must be None or 'flip', got {tta!r}")
+    return flip_averaged(renamed(small, "small_network"), "small")
+
+
+def unflipped(model: keras.Model) -> keras.Model:
+    """The model inside ``flip_averaged``'s, else ``model`` itself."""
+    if model.layers and model.layers[-1].name == FLIP_MEAN_LAYER:
+        return next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    return model
 
 
 def routed_parts(model: keras.Model) -> tuple[keras.Model, keras.Model] | None:

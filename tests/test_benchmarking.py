@@ -55,6 +55,7 @@ class _CountingClassifier:
 
     def predict_proba(self, faces, tta=MODEL_DEFAULT):
         self.calls.append((len(faces), tta))
+        self.faces = faces
         return np.full((len(faces), 7), 1 / 7, np.float32)
 
 
@@ -65,6 +66,15 @@ def test_classification_speed_counts_faces_with_the_views_asked_for(tta):
     assert len(classifier.calls) >= 2  # one warm-up call, then the timed ones
     assert set(classifier.calls) == {(8, tta)}
     assert speed > 0
+
+
+def test_classification_speed_can_show_the_faces_small():
+    classifier = _CountingClassifier()
+    classification_speed(classifier, batch=8, seconds=0.01)
+    sharp = np.abs(np.diff(classifier.faces.astype(float), axis=2)).mean()
+    classification_speed(classifier, batch=8, seconds=0.01, face_px=16)
+    assert classifier.faces.shape == (8, 48, 48)
+    assert np.abs(np.diff(classifier.faces.astype(float), axis=2)).mean() < sharp / 3
 
 
 def test_crowd_recall_scores_photos_and_saves_the_unmatched_boxes(tmp_path):

@@ -1,12 +1,14 @@
 """Join a model with a small-face network: faces that hold little detail go to the latter.
 
 fer-core route-small-faces GENERAL SMALL --data D --out DIR [--tta tencrop] [--weights float16]
+    [--small-tta none]
 
 GENERAL is a model or ensemble trained on faces of every size, SMALL a network trained on
 small faces (``fer-core train --lowres 1.0 --val-face-size 16``), both validated on the same
 split of D's ``train/``. A gate that reads each face's detail mixes their answers; it is fitted
-on that split shown at 48 to 12 px (``fer_core.routing``). The folder is a model like any
-other: calibrate, export and evaluate it as usual.
+on that split shown at 48 to 12 px (``fer_core.routing``). The small-face part reads each face
+and its mirror image unless ``--small-tta none`` (for a model whose own views mirror already).
+The folder is a model like any other: calibrate, export and evaluate it as usual.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="model folder to write")
     parser.add_argument("--tta", choices=["flip", "tencrop"], help="default test-time views")
     parser.add_argument(
+        "--small-tta",
+        choices=["flip", "none"],
+        default="flip",
+        help="views of the small-face part: each face and its mirror image (default), or one",
+    )
+    parser.add_argument(
         "--weights",
         choices=["float32", "float16"],
         default="float32",
@@ -43,7 +51,15 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from fer_core.errors import FerCoreError
 
     try:
-        path = save_routed(args.general, args.small, args.out, args.data, args.tta, args.weights)
+        path = save_routed(
+            args.general,
+            args.small,
+            args.out,
+            args.data,
+            args.tta,
+            args.weights,
+            small_tta=None if args.small_tta == "none" else args.small_tta,
+        )
     except FerCoreError as error:
         parser.exit(2, f"error: {error}\n")
     routing = json.loads((path.parent / "config.json").read_text())["routing"]
