@@ -175,10 +175,9 @@ class EmotionClassifier:
             return self._run(self.runner, self.model, batch)
         # A routed model: each network runs only on the faces it has a say in.
         general, small = self._parts
-        share = self.model.get_layer(ROUTER_LAYER).general_share(batch)
         return mix_by_share(
             batch,
-            keras.ops.convert_to_numpy(share),
+            self.model.get_layer(ROUTER_LAYER).shares(batch),
             lambda faces: self._run(self.runner, general, faces),
             lambda faces: self._run(self.small_runner, small, faces),
         )

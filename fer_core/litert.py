@@ -31,6 +31,9 @@ LITERT_FILE = "model.tflite"
 #: A routed model's small-face network, beside its general one in ``LITERT_FILE``.
 SMALL_LITERT_FILE = "small.tflite"
 _MAX_BUCKET = 256
+#: Padded batch sizes, each 1.5x or 2x the one before: at most a third of a call is padding
+#: (a routed model's networks each run on a part of a batch), with 16 interpreters at most.
+_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, _MAX_BUCKET)
 
 
 Quantize = Literal["float32", "int8"]
@@ -118,9 +121,9 @@ def export_litert(
 class LiteRTRunner:
     """A LiteRT model as a batch function: (N, H, W, C) float32 -> (N, outputs) float32.
 
-    Batches are padded up to a power of two (at most 256 a call) and each padded size keeps
-    its own interpreter, so a live stream whose face count changes every frame never pays
-    for re-planning the graph. Calls are serialized: an interpreter is not thread-safe.
+    Batches are padded up to the next of ``_BUCKETS`` (at most 256 a call) and each padded
+    size keeps its own interpreter, so a live stream whose face count changes every frame
+    never pays for re-planning the graph. Calls are serialized: an interpreter is not thread-safe.
     """
 
     def __init__(self, path: str | os.PathLike[str], num_threads: int | None = None) -> None:
@@ -152,7 +155,7 @@ class LiteRTRunner:
 
     def _run(self, chunk: np.ndarray) -> np.ndarray:
         n = len(chunk)
-        size = 1 << max(0, (n - 1).bit_length())
+        size = next(bucket for bucket in _BUCKETS if bucket >= n)
         if size != n:
             chunk = np.concatenate([chunk, np.zeros((size - n, *chunk.shape[1:]), np.float32)])
         with self._lock:

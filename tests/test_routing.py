@@ -65,6 +65,15 @@ def test_a_small_face_keeps_less_fine_detail(photo_faces):
     assert np.isfinite(_bands(np.zeros((2, 48, 48, 1), np.uint8))).all()  # a flat crop too
 
 
+def test_the_classifiers_gate_computes_the_graphs_numbers(photo_faces):
+    faces = np.concatenate([photo_faces, degrade(photo_faces, 16)]).astype(np.float32) / 255
+    router = SmallFaceRouter([1.0, -0.5, 0.3, 0.2], 2.0)
+    graph = keras.ops.convert_to_numpy(router.general_share(faces))
+    np.testing.assert_allclose(router.shares(faces), graph, atol=1e-4)
+    flat = np.zeros((2, 48, 48, 1), np.float32)
+    np.testing.assert_allclose(router.shares(flat), router.general_share(flat), atol=1e-4)
+
+
 def test_the_fitted_gate_sends_each_face_to_the_network_that_reads_it(photo_faces):
     sizes = [48, 36, 12]
     shown = np.concatenate([degrade(photo_faces, s) for s in sizes])
