@@ -96,6 +96,16 @@ def test_every_architecture_maps_48x48_gray_to_7_probabilities(arch):
     assert model.output_shape == (None, len(CLASSES))
 
 
+def test_a_half_resolution_network_takes_its_full_resolution_twins_weights():
+    full, half = build_model("vgg-m"), build_model("vgg-m-half")
+    assert [w.shape for w in half.weights] == [w.shape for w in full.weights]
+    convs = [layer for layer in half.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs[0].output.shape[1:3] == (20, 20)  # 40 px after the crop, then halved
+    half.set_weights(full.get_weights())
+    faces = np.random.default_rng(0).random((2, 48, 48, 1), dtype=np.float32)
+    np.testing.assert_allclose(half.predict_on_batch(faces).sum(axis=1), 1.0, atol=1e-5)
+
+
 def test_early_stopping_is_off_for_cosine_schedules_unless_asked_for():
     # Stopping early would cut a cosine schedule before its low-rate end.
     assert TrainConfig(data=".", out=".", arch="vgg").resolved().patience == 0
