@@ -25,12 +25,15 @@ def model_dir(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("n", [1, 3, 64, 300])
-def test_runner_matches_keras_for_any_batch_size(model_dir, n):
+@pytest.mark.parametrize(
+    ("n", "padded"), [(1, {1}), (3, {3}), (5, {6}), (65, {96}), (300, {256, 48})]
+)
+def test_runner_matches_keras_for_any_batch_size(model_dir, n, padded):
     model = keras.models.load_model(model_dir / "model.keras")
     runner = LiteRTRunner(model_dir / LITERT_FILE)
     faces = np.random.default_rng(n).random((n, 48, 48, 1), dtype=np.float32)
     np.testing.assert_allclose(runner(faces), model.predict_on_batch(faces), atol=1e-5)
+    assert set(runner._interpreters) - {1} == padded - {1}  # at most a third is padding
 
 
 def test_classifier_runs_on_litert_when_the_model_ships_it(model_dir, tmp_path):
