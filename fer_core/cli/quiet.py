@@ -110,10 +110,23 @@ def _run_filtered() -> int:
     env = {**os.environ, _FILTERED_BY: str(os.getpid())}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # fewer lines where TensorFlow does read it
     env.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # OpenCV's warnings repeat our own errors
+    # A TERM sent here goes on to the child, also one that comes while it is being started (a
+    # handler, unlike an ignored signal, is not inherited, so it can be set first).
+    early: list[int] = []
+    child: subprocess.Popen | None = None
+
+    def forward(number: int, _frame: object) -> None:
+        if child is None:
+            early.append(number)
+        else:
+            child.send_signal(number)
+
+    signal.signal(signal.SIGTERM, forward)
     child = subprocess.Popen([sys.executable, *sys.orig_argv[1:]], env=env, stderr=subprocess.PIPE)
-    # Ctrl-C reaches the child from the terminal; the child decides. A TERM sent here goes on.
+    for number in early:
+        child.send_signal(number)
+    # Ctrl-C reaches the child from the terminal; the child decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda number, _: child.send_signal(number))
     log_filter, out = NativeLogFilter(), sys.stderr.buffer
     with child.stderr as stream:
         while chunk := stream.read1(65536):
