@@ -16,6 +16,7 @@ from fer_core.lowres import LowResBatches, degrade
 from fer_core.mixup import MixupBatches
 from fer_core.models import RECIPES, build_model
 from fer_core.preprocessing import preprocess
+from fer_core.routing import routed_parts
 from fer_core.training import RunDirectoryError, TrainConfig, train
 
 
@@ -427,12 +428,13 @@ def test_starting_weights_that_do_not_fit_are_named(tmp_path):
 
 def test_each_network_of_a_shipped_ensemble_can_be_fine_tuned():
     shipped = keras.models.load_model(MODELS_DIR / "fast" / "model.keras", compile=False)
+    general = (routed_parts(shipped) or (shipped,))[0]  # a routed model's general ensemble
     model = build_model("vgg-m")
     config = TrainConfig(".", ".", arch="vgg-m", init_from="fast", init_member=0)
     first = json.loads((MODELS_DIR / "fast" / "config.json").read_text())["members"][0]
     assert first["arch"] == "vgg-m"
     described = training.load_initial_weights(model, config)
     assert f"member 0 ({first['model']}, vgg-m)" in described
-    assert _same_weights(model.get_weights(), shipped.get_layer("member_0").get_weights())
+    assert _same_weights(model.get_weights(), general.get_layer("member_0").get_weights())
     with pytest.raises(training.InitWeightsError, match="do not fit a vgg-m network"):
         training.load_initial_weights(model, replace(config, init_member=2))  # a plain vgg
