@@ -165,6 +165,19 @@ class Walker:
         return self.present(time_s) and not any(a <= time_s < b for a, b in self.away)
 
 
+def write_crowd_video(
+    path: str | os.PathLike[str],
+    seconds: float = 10.0,
+    fps: int = 30,
+    width: int = 1920,
+    height: int = 1080,
+    n_faces: int = 200,
+) -> Path:
+    """Write an H.264 MP4 of ``panning_crowd``; returns its path."""
+    frames = (frame for _, frame, _ in panning_crowd(seconds, fps, width, height, n_faces))
+    return _write_mp4(path, frames, fps, width, height)
+
+
 def people_scene(
     walkers: Sequence[Walker],
     time_s: float,

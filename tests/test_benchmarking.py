@@ -10,10 +10,16 @@ import numpy as np
 import pytest
 
 from fer_core.analyzer import Face, FrameAnalyzer, box_iou
-from fer_core.benchmarking import agreement, classification_speed, crowd_recall
+from fer_core.benchmarking import (
+    agreement,
+    classification_speed,
+    crowd_recall,
+    crowd_video_speed,
+)
 from fer_core.classifier import MODEL_DEFAULT
 from fer_core.errors import InvalidInputError
-from fer_core.synthetic import crowd_scene
+from fer_core.synthetic import crowd_scene, write_crowd_video
+from fer_core.video import VideoError
 
 
 def _face(box, label="happy", classified=True) -> Face:
@@ -93,3 +99,15 @@ def test_crowd_recall_scores_photos_and_saves_the_unmatched_boxes(tmp_path):
     with pytest.raises(InvalidInputError, match="cannot read the photo"):
         (tmp_path / "hall.png").write_bytes(b"not an image")
         crowd_recall(FrameAnalyzer(), tmp_path)
+
+
+def test_crowd_video_speed_times_batch_analysis_of_a_generated_crowd(tmp_path):
+    video = write_crowd_video(tmp_path / "crowd.mp4", seconds=2, width=960, height=540, n_faces=40)
+    speed = crowd_video_speed("fast", video, sample_fps=2)
+    assert speed.samples == 4 and speed.video_s == pytest.approx(2.0, abs=0.1)
+    assert speed.faces >= 4 * 20  # most of the 40 faces, at every sample
+    assert {"detect", "classify"} <= set(speed.stage_seconds)
+    assert 0 < sum(speed.stage_seconds.values()) < speed.processing_s
+    assert speed.speed_x_realtime == pytest.approx(speed.video_s / speed.processing_s)
+    with pytest.raises(VideoError, match=r"missing\.mp4"):
+        crowd_video_speed("fast", tmp_path / "missing.mp4")

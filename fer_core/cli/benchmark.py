@@ -12,6 +12,9 @@ fer-core benchmark --live-crowd [VIDEO] [--seconds S] [--faces N]
     The live path on a 1080p crowd (generated: a camera panning slowly across N faces):
     frames/s of FrameAnalyzer.analyze and LiveMonitor.process, faces per frame, and the
     share of a full search's faces the output covers.
+fer-core benchmark --crowd-video [VIDEO] [--seconds S] [--faces N] [--sample-fps F]
+    Batch analysis of a 1080p crowd video as the batch tool runs it (generated: the same pan
+    across N faces, H.264): speed against real time, faces per sample, seconds per stage.
 fer-core benchmark --people [--seconds S] [--chunks K]
     People counted on generated footage with a known number of people (one person walking
     and turning away; a fixed camera on a seated hall; people arriving, leaving and
@@ -57,6 +60,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--crowd-scale", type=float, default=1.0, help="resize the photos first (0.5: tinier faces)"
     )
     parser.add_argument("--live-crowd", action="store_true", help="the live path on a crowd")
+    parser.add_argument("--crowd-video", action="store_true", help="batch analysis of a crowd")
+    parser.add_argument(
+        "--sample-fps", type=float, default=3.0, help="--crowd-video samples a second"
+    )
     parser.add_argument("--people", action="store_true", help="people counts, known footage")
     parser.add_argument("--chunks", type=int, default=4, help="chunks of the chunked --people run")
     parser.add_argument("--max-frames", type=int, default=600, help="frames decoded into RAM")
@@ -96,6 +103,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             return crowd(FrameAnalyzer(args.model, **settings), args)
         if args.live_crowd:
             return live_crowd(FrameAnalyzer(args.model, **settings), args)
+        if args.crowd_video:
+            return crowd_video(args)
         if args.people:
             return people(args)
     except FerCoreError as error:
@@ -213,6 +222,28 @@ def live_crowd(analyzer: FrameAnalyzer, args: argparse.Namespace) -> int:
     )
     print(f"LiveMonitor.process (annotated, blur off): {speed.process_fps:.1f} frames/s")
     print(f"coverage: {speed.coverage:.1%} of the faces a full search finds")
+    return 0
+
+
+def crowd_video(args: argparse.Namespace) -> int:
+    """Batch analysis of a crowd video: speed against real time and where the time goes."""
+    from fer_core.benchmarking import crowd_video_speed
+    from fer_core.synthetic import write_crowd_video
+
+    with tempfile.TemporaryDirectory() as scratch:
+        faces = args.faces if args.faces > 1 else 200
+        video = args.video or write_crowd_video(
+            Path(scratch) / "crowd.mp4", args.seconds, n_faces=faces
+        )
+        speed = crowd_video_speed(args.model, video, args.sample_fps)
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(speed.stage_seconds.items()))
+    print(
+        f"{speed.video_s:.1f} s of video at {args.sample_fps:g} samples/s: {speed.samples} "
+        f"samples, {speed.faces / max(speed.samples, 1):.0f} faces each"
+    )
+    print(
+        f"analysis {speed.processing_s:.1f} s, {speed.speed_x_realtime:.2f}x real time ({stages})"
+    )
     return 0
 
 
