@@ -84,10 +84,24 @@ def test_blur_hides_every_face_in_every_frame_between_samples(analyzer, tmp_path
             annotated_path=out,
             blur=blur,
         )
-        found[blur] = [len(haar.detect(frame)) for frame in _decoded(out)]
+        found[blur] = [
+            sum(_on_a_face(box, walkers, index / 15, 3) for box in haar.detect(frame))
+            for index, frame in enumerate(_decoded(out))
+        ]
     assert len(found[True]) == len(found[False]) == 45
     assert min(found[False]) >= 1 and found[False][-1] == 2  # unblurred: the faces show
     assert found[True] == [0] * 45
+
+
+def _on_a_face(box: np.ndarray, walkers: list[Walker], time_s: float, seconds: float) -> bool:
+    """Whether a detection sits on a face the footage shows: an eager Haar cascade also
+    finds "faces" in the drawn label text, which is no person's face."""
+    centre = box[:2] + box[2:] / 2
+    return any(
+        walker.facing(time_s)
+        and np.all(np.abs(centre - walker.centre(time_s, seconds)) < 0.75 * walker.face_px)
+        for walker in walkers
+    )
 
 
 def test_video_without_faces_gives_empty_well_formed_results(tmp_path, analyzer):
