@@ -270,12 +270,13 @@ class CrowdVideoSpeed:
 
 
 def crowd_video_speed(
-    model: str | EmotionClassifier | None, path: str | Path, sample_fps: float = 3.0
+    analyzer: FrameAnalyzer, path: str | Path, sample_fps: float = 3.0
 ) -> CrowdVideoSpeed:
-    """Time ``analyze_video`` on ``path`` at ``sample_fps`` with the shipped defaults."""
+    """Time ``analyze_video`` on ``path`` at ``sample_fps``; give an analyzer made with
+    ``background_search=False`` to time it as the batch tool runs it."""
     from fer_core.video import analyze_video
 
-    analyzer = FrameAnalyzer(model, background_search=False)
+    analyzer.stage_seconds.clear()
     run = analyze_video(path, sample_fps=sample_fps, analyzer=analyzer)
     return CrowdVideoSpeed(
         video_s=run.summary["duration_s"],

@@ -103,11 +103,11 @@ def test_crowd_recall_scores_photos_and_saves_the_unmatched_boxes(tmp_path):
 
 def test_crowd_video_speed_times_batch_analysis_of_a_generated_crowd(tmp_path):
     video = write_crowd_video(tmp_path / "crowd.mp4", seconds=2, width=960, height=540, n_faces=40)
-    speed = crowd_video_speed("fast", video, sample_fps=2)
+    speed = crowd_video_speed(FrameAnalyzer("fast", background_search=False), video, 2)
     assert speed.samples == 4 and speed.video_s == pytest.approx(2.0, abs=0.1)
     assert speed.faces >= 4 * 20  # most of the 40 faces, at every sample
     assert {"detect", "classify"} <= set(speed.stage_seconds)
     assert 0 < sum(speed.stage_seconds.values()) < speed.processing_s
     assert speed.speed_x_realtime == pytest.approx(speed.video_s / speed.processing_s)
     with pytest.raises(VideoError, match=r"missing\.mp4"):
-        crowd_video_speed("fast", tmp_path / "missing.mp4")
+        crowd_video_speed(FrameAnalyzer("fast"), tmp_path / "missing.mp4")

@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         if args.live_crowd:
             return live_crowd(FrameAnalyzer(args.model, **settings), args)
         if args.crowd_video:
-            return crowd_video(args)
+            batch = FrameAnalyzer(args.model, **(settings | {"background_search": False}))
+            return crowd_video(batch, args)
         if args.people:
             return people(args)
     except FerCoreError as error:
@@ -210,9 +211,8 @@ def live_crowd(analyzer: FrameAnalyzer, args: argparse.Namespace) -> int:
             fps = float(container.streams.video[0].average_rate or 30)
         timed = [(i / fps, frame) for i, frame in enumerate(frames)]
     else:
-        faces = args.faces if args.faces > 1 else 200
         seconds = min(args.seconds, args.max_frames / 30)
-        timed = [(t, f) for t, f, _ in panning_crowd(seconds, 30, 1920, 1080, faces)]
+        timed = [(t, f) for t, f, _ in panning_crowd(seconds, 30, 1920, 1080, _crowd_size(args))]
     height, width = timed[0][1].shape[:2]
     speed = live_crowd_speed(analyzer, timed)
     print(f"{len(timed)} frames, {width}x{height}, {timed[-1][0]:.1f} s of footage")
@@ -225,17 +225,16 @@ def live_crowd(analyzer: FrameAnalyzer, args: argparse.Namespace) -> int:
     return 0
 
 
-def crowd_video(args: argparse.Namespace) -> int:
+def crowd_video(analyzer: FrameAnalyzer, args: argparse.Namespace) -> int:
     """Batch analysis of a crowd video: speed against real time and where the time goes."""
     from fer_core.benchmarking import crowd_video_speed
     from fer_core.synthetic import write_crowd_video
 
     with tempfile.TemporaryDirectory() as scratch:
-        faces = args.faces if args.faces > 1 else 200
         video = args.video or write_crowd_video(
-            Path(scratch) / "crowd.mp4", args.seconds, n_faces=faces
+            Path(scratch) / "crowd.mp4", args.seconds, n_faces=_crowd_size(args)
         )
-        speed = crowd_video_speed(args.model, video, args.sample_fps)
+        speed = crowd_video_speed(analyzer, video, args.sample_fps)
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(speed.stage_seconds.items()))
     print(
         f"{speed.video_s:.1f} s of video at {args.sample_fps:g} samples/s: {speed.samples} "
@@ -245,6 +244,11 @@ def crowd_video(args: argparse.Namespace) -> int:
         f"analysis {speed.processing_s:.1f} s, {speed.speed_x_realtime:.2f}x real time ({stages})"
     )
     return 0
+
+
+def _crowd_size(args: argparse.Namespace) -> int:
+    """Faces in a generated crowd: ``--faces``, or 200 when left at its one-face default."""
+    return args.faces if args.faces > 1 else 200
 
 
 def people(args: argparse.Namespace) -> int:
