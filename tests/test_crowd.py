@@ -10,7 +10,7 @@ from fer_core import FrameAnalyzer
 from fer_core.detectors import detect_faces, make_detector
 from fer_core.detectors.scoring import iou_matrix, load_reference, match_faces
 from fer_core.detectors.search import TiledSearch, tile_windows
-from fer_core.errors import InvalidInputError
+from fer_core.errors import InvalidInputError, ModelNotFoundError
 from fer_core.synthetic import crowd_scene
 
 
@@ -74,6 +74,33 @@ def test_a_4k_frame_is_searched_in_tiles_that_each_stay_small():
     assert sum(s[0] * s[1] for s in shapes) >= 3840 * 2160  # the whole frame was covered
     result = match_faces(found.boxes, truth)
     assert result.recall >= 0.9 and result.unmatched_share <= 0.1, result
+
+
+def test_the_int8_detector_finds_the_faces_the_float_one_finds():
+    # A hall the int8 ranges were not calibrated on (other seed, size and faces).
+    frame, truth = crowd_scene(1600, 900, n_faces=120, face_px=(12, 50), seed=11)
+    int8 = make_detector("centerface").detect_faces(frame)
+    float32 = make_detector("centerface-float32").detect_faces(frame)
+    assert match_faces(int8.boxes, truth).recall >= 0.9
+    same = match_faces(int8.boxes, float32.boxes, min_iou=0.7)
+    assert same.recall >= 0.97 and same.unmatched_share <= 0.03, same
+    assert np.abs(np.sort(int8.scores) - np.sort(float32.scores)).mean() < 0.05
+
+
+def test_quantizing_writes_a_detector_that_finds_faces(tmp_path):
+    from fer_core.detectors.centerface import CenterFaceDetector
+    from fer_core.detectors.quantize import quantize_centerface
+
+    calibration = [crowd_scene(640, 360, n_faces=30, face_px=(16, 40), seed=4)[0]]
+    path = quantize_centerface(tmp_path / "int8.onnx", frames=calibration)
+    frame, truth = crowd_scene(640, 360, n_faces=30, face_px=(16, 40), seed=6)
+    found = CenterFaceDetector(model_path=path).detect_faces(frame)
+    assert match_faces(found.boxes, truth).recall >= 0.9
+    assert found.landmarks.shape == (len(found), 5, 2)
+    with pytest.raises(ModelNotFoundError, match="missing"):
+        quantize_centerface(tmp_path / "x.onnx", source=tmp_path / "absent.onnx")
+    with pytest.raises(ValueError, match="at least one frame"):
+        quantize_centerface(tmp_path / "x.onnx", frames=[])
 
 
 def test_tile_windows_cover_the_frame_with_overlap():

@@ -95,7 +95,7 @@ def test_the_wheel_carries_the_models_and_the_app_and_nothing_else(wheel):
         for file in ("model.keras", "config.json", "classes.json", "metrics.json", "MODEL_CARD.md"):
             assert f"fer_core/_shipped/models/{model}/{file}" in names
     assert "fer_core/_shipped/models/fast/model.tflite" in names
-    for file in ("centerface.onnx", "LICENSE"):
+    for file in ("centerface.onnx", "centerface-int8.onnx", "LICENSE"):
         assert f"fer_core/_shipped/models/detectors/centerface/{file}" in names
     assert not [name for name in names if "history" in name or name.endswith(".csv")]
     app = {path.relative_to(REPO).as_posix() for path in (REPO / "dashboard").rglob("*.py")}

@@ -26,6 +26,7 @@ COMMANDS = {
     "make-ensemble": "fer_core.cli.make_ensemble",
     "route-small-faces": "fer_core.cli.route_small_faces",
     "export-litert": "fer_core.cli.export_litert",
+    "quantize-detector": "fer_core.cli.quantize_detector",
     "pack-dataset": "fer_core.cli.pack_dataset",
     "benchmark": "fer_core.cli.benchmark",
     "soak": "fer_core.cli.soak",

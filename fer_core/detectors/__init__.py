@@ -52,12 +52,14 @@ class Downscaled:
         return detect_faces(self.detector, small).scaled(factor)
 
 
-def _centerface(upscale: float) -> Callable[[], FaceDetector]:
+def _centerface(upscale: float, precision: str = "int8") -> Callable[[], FaceDetector]:
     def make() -> FaceDetector:
-        from fer_core.detectors.centerface import CenterFaceDetector  # ONNX Runtime: on demand
+        # ONNX Runtime: on demand
+        from fer_core.detectors.centerface import FLOAT_MODEL_PATH, MODEL_PATH, CenterFaceDetector
         from fer_core.detectors.search import TiledSearch
 
-        return TiledSearch(CenterFaceDetector(), upscale=upscale)
+        path = MODEL_PATH if precision == "int8" else FLOAT_MODEL_PATH
+        return TiledSearch(CenterFaceDetector(model_path=path), upscale=upscale)
 
     return make
 
@@ -79,6 +81,8 @@ DETECTORS: dict[str, Callable[[], FaceDetector]] = {
     "centerface": _centerface(2.0),
     # No enlarged pass: faster on a room, blind to faces under about 12 px.
     "centerface-native": _centerface(1.0),
+    # The published float32 network: the same faces, about half the speed.
+    "centerface-float32": _centerface(2.0, "float32"),
     "haar": _haar,
     "blazeface": _blazeface("full"),
     "blazeface-short": _blazeface("short"),
