@@ -16,6 +16,7 @@ import cv2
 import keras
 import numpy as np
 
+from fer_core.batches import ShuffledBatches
 from fer_core.errors import InvalidInputError
 
 #: The face sizes (px) the evaluation reports, beside the full 48 px.
@@ -71,6 +72,64 @@ def degrade_at_random(
     for i in np.flatnonzero(chosen):
         out[i] = _degrade_one(faces[i], int(drawn[i]))
     return out, np.where(chosen, drawn, 0)
+
+
+def degraded_views(
+    faces: np.ndarray, count: int, sizes: Sequence[int] = TRAINING_SIZES, seed: int = 0
+) -> np.ndarray:
+    """``(count + 1, N, ...)``: the faces as they are, then ``count`` copies of them, each face
+    of each copy degraded to a size drawn from ``sizes``: fixed views a teacher can label."""
+    if count < 1:
+        raise InvalidInputError(f"degraded views need a count of at least 1, got {count}")
+    rng = np.random.default_rng(seed)
+    return np.stack([faces] + [degrade_at_random(faces, 1.0, rng, sizes)[0] for _ in range(count)])
+
+
+class ViewBatches(ShuffledBatches):
+    """Batches of faces that each come in fixed views with a target of their own
+    (``degraded_views``, labelled view by view): every epoch shows each face once, as it is or,
+    with probability ``share``, as one of its degraded views drawn at random.
+
+    A teacher that labels the raw faces tells a small-face student what the sharp face
+    showed; labelling each degraded view tells it what a strong small-face model can still
+    read in that blur, which is the answer the student can learn to give.
+    """
+
+    def __init__(
+        self,
+        views: np.ndarray,
+        targets: np.ndarray,
+        batch_size: int,
+        share: float,
+        seed: int = 0,
+        **kwargs,
+    ) -> None:
+        if views.shape[:2] != targets.shape[:2] or len(views) < 2:
+            raise InvalidInputError(
+                "views and targets must be (V, N, ...) arrays with V >= 2 and the same V and N, "
+                f"got {views.shape} and {targets.shape}"
+            )
+        if not 0.0 < share <= 1.0:
+            raise InvalidInputError(f"the share of degraded faces must be in (0, 1], got {share}")
+        super().__init__(views[0], targets[0], batch_size, seed, **kwargs)
+        self.views = views
+        self.view_targets = targets
+        self.share = share
+        self._picks = self._draw_views()
+
+    def _draw_views(self) -> np.ndarray:
+        count = self.views.shape[1]
+        degraded = self._rng.random(count) < self.share
+        return np.where(degraded, self._rng.integers(1, len(self.views), count), 0)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        picks = self._picks[rows]
+        return self.views[picks, rows], self.view_targets[picks, rows]
+
+    def on_epoch_end(self) -> None:
+        super().on_epoch_end()
+        self._picks = self._draw_views()
 
 
 class LowResBatches(keras.utils.PyDataset):

@@ -31,7 +31,7 @@ from fer_core.batches import ShuffledBatches
 from fer_core.data import FerDataset, load_dataset, to_arrays
 from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
-from fer_core.lowres import TRAINING_SIZES, LowResBatches, degrade
+from fer_core.lowres import TRAINING_SIZES, LowResBatches, ViewBatches, degrade, degraded_views
 from fer_core.mixup import MixupBatches
 from fer_core.models import RECIPES, build_model
 from fer_core.preprocessing import preprocess
@@ -83,6 +83,9 @@ class TrainConfig:
     time_budget_s: float | None = None  # plan the epochs to end within this (see EpochBudget)
     teachers: list[str] = field(default_factory=list)  # distil from these (see soft_targets)
     teacher_weight: float = 0.5
+    # >0: the teachers label this many degraded copies of each face (fixed views, see
+    # fer_core.lowres.ViewBatches) instead of the raw face only; needs lowres and teachers.
+    teacher_views: int = 0
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup blends; 0 trains on single faces
     lowres: float = 0.0  # share of training faces degraded to a small face (see fer_core.lowres)
     lowres_sizes: tuple[int, ...] = TRAINING_SIZES  # the sizes (px) a degraded face is drawn from
@@ -122,6 +125,16 @@ class TrainConfig:
             raise TrainSettingError(
                 f"the validation face size is whole pixels in 1-47, got {self.val_face_size}"
             )
+        if self.teacher_views < 0:
+            raise TrainSettingError(
+                f"teacher views must be 0 (off) or more, got {self.teacher_views}"
+            )
+        if self.teacher_views and not (self.teachers and self.lowres):
+            raise TrainSettingError(
+                "teacher views are degraded faces a teacher labels: name --teacher and --lowres"
+            )
+        if self.teacher_views and self.mixup:
+            raise TrainSettingError("teacher views and mixup do not combine (a blend has no view)")
         if self.init_member is not None and not self.init_from:
             raise TrainSettingError("init_member picks a network of init_from; name init_from")
         recipe = RECIPES[self.arch]
@@ -326,6 +339,7 @@ _RUN_IDENTITY = (
     "init_member",
     "teachers",
     "teacher_weight",
+    "teacher_views",
     "mixup",
     "lowres",
     "lowres_sizes",
@@ -346,6 +360,7 @@ def _prepare_run_dir(out: Path, config: TrainConfig) -> None:
         saved.setdefault("lowres_sizes", list(TRAINING_SIZES))
         saved.setdefault("val_face_size", None)
         saved.setdefault("init_member", None)
+        saved.setdefault("teacher_views", 0)
         if saved.get("time_budget_s") and not config.time_budget_s:
             raise RunDirectoryError(
                 f"{out} was planned by a time budget; resume it with --time-budget MINUTES "
@@ -489,6 +504,8 @@ def training_input(config: TrainConfig, faces: np.ndarray, targets: np.ndarray) 
     """``fit``'s training data: the faces as they are, or in batches blended by mixup and then
     degraded to small faces (``config.lowres``), the last steps before the model's own
     augmentation layers. Validation data never passes through here."""
+    if config.teacher_views:  # (V, N, ...) views, each with its teacher's targets
+        return {"x": ViewBatches(faces, targets, config.batch_size, config.lowres, config.seed)}
     if not (config.mixup or config.lowres):
         return {"x": faces, "y": targets, "batch_size": config.batch_size}
     if config.mixup:
@@ -555,11 +572,22 @@ def train(config: TrainConfig) -> TrainResult:
     if config.val_face_size:
         x_val = degrade(x_val, config.val_face_size)
     num_classes = len(CLASSES)
-    if config.teachers:
+    n_train = len(y_train)
+    if config.teacher_views:
+        views = degraded_views(x_train, config.teacher_views, config.lowres_sizes, config.seed)
+        flat = views.reshape(-1, *x_train.shape[1:])
+        y_targets = soft_targets(
+            config.teachers, flat, np.tile(y_train, len(views)), config.teacher_weight
+        ).reshape(len(views), n_train, -1)
+        shown = preprocess(flat)
+        x_train = shown.reshape(len(views), n_train, *shown.shape[1:])
+    elif config.teachers:
         y_targets = soft_targets(config.teachers, x_train, y_train, config.teacher_weight)
     else:
         y_targets = keras.utils.to_categorical(y_train, num_classes)
-    x_train, x_val = preprocess(x_train), preprocess(x_val)
+    if not config.teacher_views:
+        x_train = preprocess(x_train)
+    x_val = preprocess(x_val)
     class_weight = None
     if config.class_weight:
         present = np.unique(y_train)
@@ -570,7 +598,7 @@ def train(config: TrainConfig) -> TrainResult:
         model = build_model(config.arch, num_classes)
         if config.init_from and not config.resume:
             log.info("starting from %s", load_initial_weights(model, config))
-        steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
+        steps_per_epoch = math.ceil(n_train / config.batch_size)
         model.compile(
             optimizer=_optimizer(config, steps_per_epoch),
             loss=keras.losses.CategoricalCrossentropy(
@@ -578,14 +606,14 @@ def train(config: TrainConfig) -> TrainResult:
             ),
             metrics=["accuracy"],
         )
-        metadata = _metadata(config, dataset, len(x_train), len(x_val), model.count_params())
+        metadata = _metadata(config, dataset, n_train, len(x_val), model.count_params())
         (out / CONFIG_FILE).write_text(json.dumps(metadata, indent=2))
         (out / "classes.json").write_text(json.dumps(list(CLASSES)))
         log.info(
             "training %s (%d params) on %d images, validating on %d, %d epochs",
             config.arch,
             model.count_params(),
-            len(x_train),
+            n_train,
             len(x_val),
             config.epochs,
         )

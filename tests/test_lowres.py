@@ -5,7 +5,14 @@ from skimage.data import camera
 
 from fer_core.batches import ShuffledBatches
 from fer_core.errors import InvalidInputError
-from fer_core.lowres import TRAINING_SIZES, LowResBatches, degrade, degrade_at_random
+from fer_core.lowres import (
+    TRAINING_SIZES,
+    LowResBatches,
+    ViewBatches,
+    degrade,
+    degrade_at_random,
+    degraded_views,
+)
 
 
 def _detailed_faces(n: int = 4) -> np.ndarray:
@@ -135,3 +142,37 @@ def test_low_resolution_batches_need_a_positive_share():
     faces, targets = _numbered(4)
     with pytest.raises(InvalidInputError, match="share"):
         LowResBatches(ShuffledBatches(faces, targets, 2), 0.0)
+
+
+def test_degraded_views_keep_the_faces_first_then_degrade_every_face():
+    faces = _detailed_faces(6)
+    views = degraded_views(faces, 3, sizes=(12, 16), seed=4)
+    assert views.shape == (4, 6, 48, 48) and views.dtype == faces.dtype
+    assert np.array_equal(views[0], faces)
+    for view in views[1:]:
+        assert all(_error(v, f) > 2 for v, f in zip(view, faces, strict=True))
+    assert np.array_equal(views, degraded_views(faces, 3, sizes=(12, 16), seed=4))
+    with pytest.raises(InvalidInputError, match="at least 1"):
+        degraded_views(faces, 0)
+
+
+def test_view_batches_show_each_face_once_an_epoch_with_its_views_target():
+    n, count = 40, 3
+    faces = np.arange(n, dtype=np.float32)[:, None, None].repeat(4, 1).repeat(4, 2)
+    views = np.stack([faces + 1000 * v for v in range(count + 1)])  # view v: 1000 v + face
+    targets = np.stack([np.stack([np.full(2, 1000 * v + i) for i in range(n)]) for v in range(4)])
+    batches = ViewBatches(views, targets.astype(np.float32), batch_size=16, share=0.5, seed=1)
+    shown = []
+    for _epoch in range(2):
+        seen = np.concatenate([batches[i][0][:, 0, 0] for i in range(len(batches))])
+        paired = np.concatenate([batches[i][1][:, 0] for i in range(len(batches))])
+        assert np.array_equal(seen, paired)  # every face travels with its own view's target
+        assert sorted(seen % 1000) == list(range(n))  # each face once
+        shown.append(seen // 1000)
+        batches.on_epoch_end()
+    degraded = np.concatenate(shown) > 0
+    assert 0.25 < degraded.mean() < 0.75 and set(np.concatenate(shown)) <= {0, 1, 2, 3}
+    with pytest.raises(InvalidInputError, match="V >= 2"):
+        ViewBatches(views[:1], targets[:1], 16, 0.5)
+    with pytest.raises(InvalidInputError, match="share"):
+        ViewBatches(views, targets, 16, 0.0)

@@ -12,12 +12,12 @@ from fer_core.batches import ShuffledBatches
 from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, EmotionClassifier
 from fer_core.data import load_dataset, to_arrays
 from fer_core.labels import CLASSES
-from fer_core.lowres import LowResBatches, degrade
+from fer_core.lowres import LowResBatches, ViewBatches, degrade
 from fer_core.mixup import MixupBatches
 from fer_core.models import RECIPES, build_model
 from fer_core.preprocessing import preprocess
 from fer_core.routing import routed_parts
-from fer_core.training import RunDirectoryError, TrainConfig, train
+from fer_core.training import RunDirectoryError, TrainConfig, TrainSettingError, train
 
 
 class Interrupted(Exception):
@@ -173,6 +173,34 @@ def test_a_distilled_run_records_its_teacher(folder_dataset, tmp_path, cache_dir
     saved = json.loads((out / "config.json").read_text())["config"]
     assert saved["teacher_weight"] == 0.7 and saved["teachers"] == [DEFAULT_MODEL]
     assert result.model_path.is_file()
+
+
+def test_teacher_views_label_each_degraded_face_the_student_sees(
+    folder_dataset, tmp_path, cache_dir, monkeypatch
+):
+    seen = _spy_on_fit(monkeypatch)
+    out = tmp_path / "student"
+    config = _config(
+        folder_dataset(per_class=4),
+        out,
+        cache_dir,
+        epochs=1,
+        teachers=[DEFAULT_MODEL],
+        teacher_views=2,
+        lowres=1.0,
+        lowres_sizes=(12, 16),
+    )
+    result = train(config)
+    batches = seen["x"]
+    assert isinstance(batches, ViewBatches) and batches.views.shape[0] == 3
+    faces, targets = batches[0]
+    assert faces.shape[1:] == (48, 48, 1) and targets.shape[1] == 7
+    # The targets differ view by view: the teacher read each degraded face itself.
+    assert not np.allclose(batches.view_targets[1], batches.view_targets[0])
+    assert json.loads((out / "config.json").read_text())["config"]["teacher_views"] == 2
+    assert result.model_path.is_file()
+    with pytest.raises(TrainSettingError, match="--teacher and --lowres"):
+        TrainConfig(data="d", out="o", teacher_views=2, lowres=1.0).resolved()
 
 
 class _FakeModel:

@@ -88,6 +88,15 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="share of the teacher's probabilities in each target (default: 0.5)",
     )
     parser.add_argument(
+        "--teacher-views",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --lowres: the teachers label K degraded copies of each face, and the student "
+        "learns each degraded face from what the teacher reads in that same face (default: 0, "
+        "the teachers label the raw faces once)",
+    )
+    parser.add_argument(
         "--mixup",
         type=float,
         default=0.0,
@@ -152,6 +161,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                 time_budget_s=args.time_budget * 60 if args.time_budget else None,
                 teachers=args.teacher,
                 teacher_weight=args.teacher_weight,
+                teacher_views=args.teacher_views,
                 mixup=args.mixup,
                 lowres=args.lowres,
                 lowres_sizes=tuple(args.lowres_sizes),
