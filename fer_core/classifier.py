@@ -159,7 +159,7 @@ class EmotionClassifier:
         batch = preprocess(faces, color=color, standardize=self.standardize)
         if len(batch) == 0:
             return np.empty((0, len(self.classes)), np.float32)
-        views = _tta_views(batch, self.default_tta if tta == MODEL_DEFAULT else tta)
+        views = tta_views(batch, self.default_tta if tta == MODEL_DEFAULT else tta)
         probs = np.mean([self._forward(view) for view in views], axis=0)
         probs /= probs.sum(axis=1, keepdims=True)
         if calibrated and self.temperature != 1.0:
@@ -232,7 +232,7 @@ def _leaf_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return leaves
 
 
-def _tta_views(batch: np.ndarray, tta: TTA | None) -> list[np.ndarray]:
+def tta_views(batch: np.ndarray, tta: TTA | None) -> list[np.ndarray]:
     """Views of a preprocessed (N, 48, 48, 1) batch for test-time augmentation."""
     if tta is None:
         return [batch]

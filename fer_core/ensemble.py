@@ -139,11 +139,13 @@ def save_routed(
     ``general`` the rest (``fer_core.routing``), the gate fitted on the validation split of
     ``data``'s ``train/``: each face as it is and at ``draws`` sizes drawn from ``sizes``.
     Both must have been validated on that split. ``small_tta="flip"`` averages the small-face
-    part over each face and its mirror image (``None`` when ``tta`` mirrors already).
+    part over each face and its mirror image (``None`` when ``tta`` mirrors already). With a
+    ``tta``, the gate is fitted on each part's answers averaged over those views.
 
     ``config.json`` records the members (the small-face network last, marked), the gate and
     the log loss of each network and of the mix on the fitting faces.
     """
+    from fer_core.classifier import tta_views
     from fer_core.data import load_dataset, to_arrays
     from fer_core.lowres import degrade_at_random
     from fer_core.preprocessing import preprocess
@@ -169,7 +171,13 @@ def save_routed(
     labels = np.tile(labels, draws + 1)
     networks = [keras.models.load_model(f, compile=False) for f in files]
     parts = [networks[0], small_face_part(networks[1], small_tta)]
-    general_p, small_p = (m.predict(shown, batch_size=256, verbose=0) for m in parts)
+    # Each part's answer over the views the model will read (``tta``), as it will give it:
+    # a gate fitted on single views of a ten-crop model underrates its general part.
+    views = tta_views(shown, tta)
+    general_p, small_p = (
+        np.mean([m.predict(view, batch_size=256, verbose=0) for view in views], axis=0)
+        for m in parts
+    )
     bands = keras.ops.convert_to_numpy(detail_bands(shown))
     gate_weights, bias = fit_gate(bands, general_p, small_p, labels)
     model = route_small_faces(*networks, gate_weights, bias, small_tta)
@@ -195,7 +203,8 @@ def save_routed(
             "bias": bias,
             "small_tta": small_tta,
             "fitted_on": f"{fraction:.0%} validation split of train/ (seed {split_seed}), "
-            f"each face as it is and at {draws} sizes drawn from {min(sizes)}-{max(sizes)} px",
+            f"each face as it is and at {draws} sizes drawn from {min(sizes)}-{max(sizes)} px"
+            + (f", each part's answer averaged over the {tta} views" if tta else ""),
             "log_loss": {
                 name: float(-np.log(p[rows, labels] + 1e-12).mean())
                 for name, p in (("general", general_p), ("small", small_p), ("routed", mixed))

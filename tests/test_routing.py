@@ -199,8 +199,13 @@ def test_save_routed_fits_the_gate_on_the_validation_split(tmp_path, folder_data
     routing = saved["routing"]
     assert len(routing["weights"]) == 4 and "2 sizes drawn from 12-40 px" in routing["fitted_on"]
     assert routing["small_tta"] == "flip"
+    assert "averaged over the flip views" in routing["fitted_on"]
     losses = routing["log_loss"]
     assert losses["routed"] <= min(losses["general"], losses["small"]) + 0.01
+    # The gate is fitted on the answers the model will give: over its own views.
+    one_view = save_routed(general, small, tmp_path / "one-view", data, draws=2)
+    one_view_losses = json.loads((one_view.parent / "config.json").read_text())["routing"]
+    assert one_view_losses["log_loss"]["general"] != pytest.approx(losses["general"], abs=1e-6)
     clf = EmotionClassifier.load(path.parent)
     assert clf.default_tta == "flip" and clf.predict_proba(
         np.zeros((1, 48, 48), np.uint8)
