@@ -11,6 +11,7 @@ import pytest
 from fer_core import FrameAnalyzer
 from fer_core.analyzer import UNKNOWN
 from fer_core.detection import HaarFaceDetector, crop_faces
+from fer_core.detectors.scoring import iou_matrix
 from fer_core.errors import InvalidInputError
 from fer_core.live import LiveMonitor
 from fer_core.synthetic import panning_crowd
@@ -170,13 +171,19 @@ def test_safe_to_call_from_several_threads(analyzer, astronaut_bgr):
 
 def test_blur_leaves_no_face_in_a_crowd():
     # 200 faces of 14-48 px in a hall: a blurred face with sharp hair above it still read as
-    # a head to Haar, so the blur reaches up over the hair.
+    # a head to Haar, so the blur reaches up over the hair. A Haar box counts when it sits on
+    # a face (IoU >= 0.5; on the sharp frames every one of its boxes does, at 0.73 or more):
+    # an eager cascade also fires, rarely, on a patch of blur cells between two faces.
     analyzer = FrameAnalyzer(smoothing_s=0, background_search=False)
     haar = HaarFaceDetector(min_neighbors=3, min_size=24)  # more eager than its default 5
-    for index, (_, frame, _) in enumerate(panning_crowd(seconds=2.0)):
+
+    def on_faces(found: np.ndarray, truth: np.ndarray) -> int:
+        return int((iou_matrix(found, truth).max(axis=1) >= 0.5).sum()) if len(found) else 0
+
+    for index, (_, frame, truth) in enumerate(panning_crowd(seconds=2.0)):
         if index % 12 == 0:
-            assert len(haar.detect(frame)) > 100
-            assert len(haar.detect(analyzer.annotate(frame, [], blur=True))) == 0
+            assert on_faces(haar.detect(frame), truth) > 100
+            assert on_faces(haar.detect(analyzer.annotate(frame, [], blur=True)), truth) == 0
 
 
 def test_blurred_frames_may_be_drawn_beside_a_search(astronaut_bgr):
