@@ -581,11 +581,11 @@ def train(config: TrainConfig) -> TrainResult:
         ).reshape(len(views), n_train, -1)
         shown = preprocess(flat)
         x_train = shown.reshape(len(views), n_train, *shown.shape[1:])
-    elif config.teachers:
-        y_targets = soft_targets(config.teachers, x_train, y_train, config.teacher_weight)
     else:
-        y_targets = keras.utils.to_categorical(y_train, num_classes)
-    if not config.teacher_views:
+        if config.teachers:
+            y_targets = soft_targets(config.teachers, x_train, y_train, config.teacher_weight)
+        else:
+            y_targets = keras.utils.to_categorical(y_train, num_classes)
         x_train = preprocess(x_train)
     x_val = preprocess(x_val)
     class_weight = None
