@@ -21,6 +21,7 @@ from fer_core.litert import LITERT_FILE, LiteRTRunner, stale_reason
 from fer_core.precision import Precision, resolve_precision, with_precision
 from fer_core.preprocessing import ColorOrder, preprocess
 from fer_core.routing import ROUTER_LAYER, mix_by_share, routed_parts
+from fer_core.storage import load_model
 
 TTA = Literal["flip", "tencrop"]
 Runtime = Literal["auto", "keras", "litert"]
@@ -86,7 +87,7 @@ class EmotionClassifier:
             raise ValueError(f"runtime must be 'auto', 'keras' or 'litert', got {runtime!r}")
         model_file = resolve_model_path(path)
         try:
-            model = keras.models.load_model(model_file, compile=False)
+            model = load_model(model_file)
         except (OSError, ValueError) as error:
             raise ModelNotFoundError(f"cannot load model {model_file}: {error}") from error
         folder = model_file.parent

@@ -24,7 +24,7 @@ from fer_core.labels import CLASSES
 from fer_core.litert import LITERT_FILE, SMALL_LITERT_FILE
 from fer_core.models import renamed
 from fer_core.routing import BAND_POOLS, ROUTER_LAYER, routed_parts, unflipped
-from fer_core.storage import WeightsDtype, save_model
+from fer_core.storage import WeightsDtype, load_model, save_model
 from fer_core.training import validation_settings
 
 MEAN_LAYER = "mean_probabilities"
@@ -43,9 +43,7 @@ def average_models(
     loaded = [
         network
         for m in members
-        for network in _networks(
-            m if isinstance(m, keras.Model) else keras.models.load_model(m, compile=False)
-        )
+        for network in _networks(m if isinstance(m, keras.Model) else load_model(m))
     ]
     if len(loaded) < 2:
         raise InvalidInputError(f"an ensemble needs at least two members, got {len(loaded)}")
@@ -169,7 +167,7 @@ def save_routed(
     shown = [faces] + [degrade_at_random(faces, 1.0, rng, sizes)[0] for _ in range(draws)]
     shown = preprocess(np.concatenate(shown))
     labels = np.tile(labels, draws + 1)
-    networks = [keras.models.load_model(f, compile=False) for f in files]
+    networks = [load_model(f) for f in files]
     parts = [networks[0], small_face_part(networks[1], small_tta)]
     # Each part's answer over the views the model will read (``tta``), as it will give it:
     # a gate fitted on single views of a ten-crop model underrates its general part.

@@ -46,13 +46,12 @@ def export_model_litert(
 ) -> Path:
     """Write ``model.tflite`` beside a saved ``model.keras`` and record, in the folder's
     ``config.json``, which Keras file it was made from (see ``stale_reason``) and how."""
-    import keras
-
     from fer_core.routing import routed_parts
+    from fer_core.storage import load_model
 
     model_file = Path(model_file)
     folder = model_file.parent
-    model = keras.models.load_model(model_file, compile=False)
+    model = load_model(model_file)
     parts = routed_parts(model)
     general = model if parts is None else parts[0]
     path = export_litert(general, folder / LITERT_FILE, quantize, representative)

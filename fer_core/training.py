@@ -35,6 +35,7 @@ from fer_core.lowres import TRAINING_SIZES, LowResBatches, ViewBatches, degrade,
 from fer_core.mixup import MixupBatches
 from fer_core.models import RECIPES, build_model
 from fer_core.preprocessing import preprocess
+from fer_core.storage import load_model
 
 log = logging.getLogger(__name__)
 
@@ -414,7 +415,7 @@ def load_initial_weights(model: keras.Model, config: TrainConfig) -> str:
         return source
     try:
         model_file = resolve_model_path(source)
-        loaded = keras.models.load_model(model_file, compile=False)
+        loaded = load_model(model_file)
         config_file = model_file.parent / CONFIG_FILE
         saved = json.loads(config_file.read_text()) if config_file.is_file() else {}
     except (FerCoreError, OSError, ValueError) as error:

@@ -96,16 +96,22 @@ def test_an_ensemble_member_joins_as_its_networks(members, tmp_path):
     np.testing.assert_allclose(trio.predict_on_batch(faces), expected, atol=1e-6)
 
 
-def test_float16_ensemble_answers_like_the_float32_one(members, tmp_path):
+@pytest.mark.parametrize(
+    ("weights", "size_share", "atol"), [("float16", 0.6, 2e-3), ("int8", 0.35, 2e-2)]
+)
+def test_stored_smaller_ensemble_answers_like_the_float32_one(
+    members, tmp_path, weights, size_share, atol
+):
     save_ensemble(members, tmp_path / "f32", tta="flip")
-    save_ensemble(members, tmp_path / "f16", tta="flip", weights="float16")
-    saved = json.loads((tmp_path / "f16" / "config.json").read_text())
-    assert saved["weights_dtype"] == "float16"
-    full, half = (tmp_path / name / "model.keras" for name in ("f32", "f16"))
-    assert half.stat().st_size < 0.6 * full.stat().st_size
+    save_ensemble(members, tmp_path / weights, tta="flip", weights=weights)
+    saved = json.loads((tmp_path / weights / "config.json").read_text())
+    assert saved["weights_dtype"] == weights
+    full, smaller = (tmp_path / name / "model.keras" for name in ("f32", weights))
+    assert smaller.stat().st_size < size_share * full.stat().st_size
     faces = np.random.default_rng(2).integers(0, 256, (8, 48, 48), dtype=np.uint8)
     probs = [
         EmotionClassifier.load(tmp_path / name, precision="float32").predict_proba(faces)
-        for name in ("f32", "f16")
+        for name in ("f32", weights)
     ]
-    np.testing.assert_allclose(probs[1], probs[0], atol=2e-3)
+    np.testing.assert_allclose(probs[1], probs[0], atol=atol)
+    assert not np.array_equal(probs[1], probs[0])
