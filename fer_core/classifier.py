@@ -183,7 +183,9 @@ class EmotionClassifier:
             lambda faces: self._run(self.small_runner, small, faces),
         )
 
-    def _run(self, runner: LiteRTRunner | None, network: keras.Model, batch: np.ndarray):
+    def _run(
+        self, runner: LiteRTRunner | None, network: keras.Model, batch: np.ndarray
+    ) -> np.ndarray:
         if runner is not None:
             return runner(batch)
         # predict_on_batch runs the compiled predict function with no per-call dataset set-up,

@@ -256,6 +256,8 @@ def mix_by_share(
     """The routed answer for ``faces`` given the general network's ``share`` of each (from
     ``SmallFaceRouter.general_share``), calling each network (a batch function) only on the
     faces it holds at least ``skip`` of; a face left to one network gets its answer alone."""
+    if len(faces) == 0:
+        raise ValueError("mix_by_share needs at least one face: no network ran to give the classes")
     share = np.asarray(share, np.float32)
     share = np.where(share < skip, 0.0, np.where(share > 1.0 - skip, 1.0, share))[:, None]
     mixed = None

@@ -63,7 +63,9 @@ def save_model(
 
 def load_model(path: str | os.PathLike[str]) -> keras.Model:
     """``keras.models.load_model(path, compile=False)`` for any file ``save_model`` writes,
-    int8 kernels included."""
+    int8 kernels included, routed models' own layers known."""
+    import fer_core.routing  # noqa: F401  (registers SmallFaceRouter and HorizontalFlip)
+
     path = Path(path)
     if not zipfile.is_zipfile(path):
         return keras.models.load_model(path, compile=False)

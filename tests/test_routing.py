@@ -108,6 +108,8 @@ def test_each_network_runs_only_on_the_faces_it_has_a_say_in():
     np.testing.assert_allclose(mixed[:, 0], [0.0, 0.0, 0.3, 0.5, 1.0, 1.0])
     mix_by_share(faces[4:], share[4:], network("general", 1.0), network("never", 0.0))
     assert "never" not in seen
+    with pytest.raises(ValueError, match="at least one face"):
+        mix_by_share(faces[:0], share[:0], network("general", 1.0), network("small", 0.0))
 
 
 @pytest.mark.parametrize("small_tta", [None, "flip"])
