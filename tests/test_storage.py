@@ -72,6 +72,7 @@ def test_int8_file_is_a_quarter_and_loads_as_nearly_the_same_network(network, tm
     assert not np.array_equal(got, expected)
 
 
+@pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras, on its way to refusing
 def test_plain_keras_refuses_an_int8_file_rather_than_load_wrong_weights(network, tmp_path):
     path = save_model(network, tmp_path / "m.keras", weights="int8")
     with pytest.raises(ValueError, match="Dataset"):
