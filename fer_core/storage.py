@@ -24,14 +24,14 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import h5py
 import keras
 import numpy as np
 
 WeightsDtype = Literal["float32", "float16", "int8"]
-WEIGHTS_DTYPES: tuple[str, ...] = ("float32", "float16", "int8")
+WEIGHTS_DTYPES: tuple[str, ...] = get_args(WeightsDtype)
 _WEIGHTS_ENTRY = "model.weights.h5"
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 #: Marks an int8 kernel's group (its ``values`` and per-output-channel ``scale``).
@@ -93,7 +93,7 @@ def _write_entries(path: Path, entries: list[tuple[zipfile.ZipInfo, bytes]]) -> 
 
 def _half_weights(h5_bytes: bytes) -> bytes:
     """The same HDF5 weights file with every float32 array stored as float16."""
-    return _rewrite(h5_bytes, lambda target, name, data: _store_half(target, name, data))
+    return _rewrite(h5_bytes, _store_half)
 
 
 def _int8_weights(h5_bytes: bytes) -> bytes:
