@@ -160,8 +160,11 @@ class EmotionClassifier:
         batch = preprocess(faces, color=color, standardize=self.standardize)
         if len(batch) == 0:
             return np.empty((0, len(self.classes)), np.float32)
-        views = tta_views(batch, self.default_tta if tta == MODEL_DEFAULT else tta)
-        probs = np.mean([self._forward(view) for view in views], axis=0)
+        tta = self.default_tta if tta == MODEL_DEFAULT else tta
+        if self._parts is None:
+            probs = self._views_mean(self.runner, self.model, batch, tta)
+        else:
+            probs = self._routed(batch, tta)
         probs /= probs.sum(axis=1, keepdims=True)
         if calibrated and self.temperature != 1.0:
             return apply_temperature(probs, self.temperature)
@@ -171,17 +174,32 @@ class EmotionClassifier:
         """The most likely class name of each face."""
         return np.array(self.classes)[self.predict_proba(faces, **kwargs).argmax(axis=1)]
 
-    def _forward(self, batch: np.ndarray) -> np.ndarray:
-        if self._parts is None:
-            return self._run(self.runner, self.model, batch)
-        # A routed model: each network runs only on the faces it has a say in.
+    @property
+    def small_part_tta(self) -> TTA | None:
+        """The most views a routed model's small-face part reads (``config.json``'s
+        ``"inference"``); ``None``: as many as the rest of the model."""
+        return self.metadata.get("inference", {}).get("small_part_tta")
+
+    def _routed(self, batch: np.ndarray, tta: TTA | None) -> np.ndarray:
+        """A routed model's answer: the gate reads each face as it is, and each part reads
+        only the faces it has a say in, over its own views (``capped_tta``)."""
         general, small = self._parts
+        small_tta = capped_tta(tta, self.small_part_tta)
         return mix_by_share(
             batch,
             self.model.get_layer(ROUTER_LAYER).shares(batch),
-            lambda faces: self._run(self.runner, general, faces),
-            lambda faces: self._run(self.small_runner, small, faces),
+            lambda faces: self._views_mean(self.runner, general, faces, tta),
+            lambda faces: self._views_mean(self.small_runner, small, faces, small_tta),
         )
+
+    def _views_mean(
+        self,
+        runner: LiteRTRunner | None,
+        network: keras.Model,
+        batch: np.ndarray,
+        tta: TTA | None,
+    ) -> np.ndarray:
+        return np.mean([self._run(runner, network, view) for view in tta_views(batch, tta)], axis=0)
 
     def _run(
         self, runner: LiteRTRunner | None, network: keras.Model, batch: np.ndarray
@@ -233,6 +251,21 @@ def _leaf_layers(model: keras.Model) -> list[keras.layers.Layer]:
     for layer in model.layers:
         leaves += _leaf_layers(layer) if isinstance(layer, keras.Model) else [layer]
     return leaves
+
+
+#: Test-time augmentations from fewest views to most.
+_TTA_ORDER: tuple[TTA | None, ...] = (None, "flip", "tencrop")
+
+
+def capped_tta(tta: TTA | None, cap: TTA | None) -> TTA | None:
+    """``tta``, or ``cap`` if that reads fewer views; ``cap=None`` caps nothing.
+
+    A routed model's small-face part is capped at ``"flip"``: a ten-crop view shifts the
+    face by 4 px, a large part of a 16 px face scaled up, and on the validation split the
+    small-face networks read 16 px faces better from the face and its mirror alone."""
+    if cap is None or _TTA_ORDER.index(tta) <= _TTA_ORDER.index(cap):
+        return tta
+    return cap
 
 
 def tta_views(batch: np.ndarray, tta: TTA | None) -> list[np.ndarray]:

@@ -132,18 +132,21 @@ def save_routed(
     draws: int = 4,
     seed: int = 0,
     small_tta: Literal["flip"] | None = "flip",
+    small_part_tta: Literal["flip"] | None = None,
 ) -> Path:
     """Write a model folder in which ``small`` reads the faces that hold little detail and
     ``general`` the rest (``fer_core.routing``), the gate fitted on the validation split of
     ``data``'s ``train/``: each face as it is and at ``draws`` sizes drawn from ``sizes``.
     Both must have been validated on that split. ``small_tta="flip"`` averages the small-face
     part over each face and its mirror image (``None`` when ``tta`` mirrors already). With a
-    ``tta``, the gate is fitted on each part's answers averaged over those views.
+    ``tta``, the gate is fitted on each part's answers averaged over those views;
+    ``small_part_tta="flip"`` caps the small-face part's views at the face and its mirror
+    image when ``tta`` reads more (``fer_core.classifier.capped_tta``).
 
     ``config.json`` records the members (the small-face network last, marked), the gate and
     the log loss of each network and of the mix on the fitting faces.
     """
-    from fer_core.classifier import tta_views
+    from fer_core.classifier import capped_tta, tta_views
     from fer_core.data import load_dataset, to_arrays
     from fer_core.lowres import degrade_at_random
     from fer_core.preprocessing import preprocess
@@ -171,10 +174,12 @@ def save_routed(
     parts = [networks[0], small_face_part(networks[1], small_tta)]
     # Each part's answer over the views the model will read (``tta``), as it will give it:
     # a gate fitted on single views of a ten-crop model underrates its general part.
-    views = tta_views(shown, tta)
     general_p, small_p = (
-        np.mean([m.predict(view, batch_size=256, verbose=0) for view in views], axis=0)
-        for m in parts
+        np.mean(
+            [m.predict(view, batch_size=256, verbose=0) for view in tta_views(shown, views)],
+            axis=0,
+        )
+        for m, views in zip(parts, (tta, capped_tta(tta, small_part_tta)), strict=True)
     )
     bands = keras.ops.convert_to_numpy(detail_bands(shown))
     gate_weights, bias = fit_gate(bands, general_p, small_p, labels)
@@ -202,7 +207,8 @@ def save_routed(
             "small_tta": small_tta,
             "fitted_on": f"{fraction:.0%} validation split of train/ (seed {split_seed}), "
             f"each face as it is and at {draws} sizes drawn from {min(sizes)}-{max(sizes)} px"
-            + (f", each part's answer averaged over the {tta} views" if tta else ""),
+            + (f", each part's answer averaged over the {tta} views" if tta else "")
+            + (f" ({small_part_tta} for the small-face part)" if small_part_tta else ""),
             "log_loss": {
                 name: float(-np.log(p[rows, labels] + 1e-12).mean())
                 for name, p in (("general", general_p), ("small", small_p), ("routed", mixed))
@@ -210,7 +216,7 @@ def save_routed(
         },
         "params": model.count_params(),
         "preprocessing": configs[0].get("preprocessing", {}),
-        "inference": {"tta": tta},
+        "inference": {"tta": tta} | ({"small_part_tta": small_part_tta} if small_part_tta else {}),
         "weights_dtype": weights,
     }
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fer_core import EmotionClassifier
+from fer_core.classifier import capped_tta, tta_views
 from fer_core.ensemble import _networks, save_ensemble, save_routed
 from fer_core.errors import InvalidInputError, ModelNotFoundError
 from fer_core.labels import CLASSES
@@ -43,11 +44,13 @@ def _bands(faces: np.ndarray) -> np.ndarray:
     return keras.ops.convert_to_numpy(detail_bands(faces.astype(np.float32) / 255))
 
 
-def _folder(folder, model: keras.Model, split_seed: int = 1337):
+def _folder(folder, model: keras.Model, split_seed: int = 1337, inference: dict | None = None):
     folder.mkdir(parents=True)
     model.save(folder / "model.keras")
     (folder / "classes.json").write_text(json.dumps(list(CLASSES)))
     config = {"config": {"arch": "vgg-tiny", "val_fraction": 0.25, "split_seed": split_seed}}
+    if inference is not None:
+        config["inference"] = inference
     (folder / "config.json").write_text(json.dumps(config))
     return folder
 
@@ -160,6 +163,49 @@ def test_a_routed_model_mixes_its_networks_and_saves_loads_and_exports(
         assert EmotionClassifier.load(tmp_path / "routed").runtime == "keras"
 
 
+def test_a_part_reads_no_more_views_than_its_cap():
+    assert capped_tta("tencrop", "flip") == "flip"
+    assert capped_tta("flip", "flip") == "flip"
+    assert capped_tta(None, "flip") is None
+    assert capped_tta("flip", "tencrop") == "flip"
+    assert capped_tta("tencrop", None) == "tencrop"
+
+
+def test_the_small_face_part_reads_its_own_views(photo_faces, tmp_path):
+    general, small = _network(1), _network(2)
+    for network in (general, small):  # untrained answers are near uniform: make them differ
+        dense = [layer for layer in network.layers if isinstance(layer, keras.layers.Dense)][-1]
+        dense.kernel.assign(dense.kernel * 50.0)
+    weights, bias = [1.0, -0.5, 0.3, 0.2], 2.0
+    model = route_small_faces(general, small, weights, bias, None)
+    inference = {"tta": "tencrop", "small_part_tta": "flip"}
+    clf = EmotionClassifier.load(
+        _folder(tmp_path / "routed", model, inference=inference), precision="float32"
+    )
+    assert clf.default_tta == "tencrop" and clf.small_part_tta == "flip"
+    faces = np.concatenate([photo_faces[:4], degrade(photo_faces[:4], 12)]).astype(np.float32)
+    faces /= 255
+    share = keras.ops.convert_to_numpy(SmallFaceRouter(weights, bias).general_share(faces))
+
+    def views_mean(network: keras.Model, tta: str | None):
+        return lambda batch: np.mean(
+            [network.predict_on_batch(view) for view in tta_views(batch, tta)], axis=0
+        )
+
+    for tta, small_tta in (("model", "flip"), ("tencrop", "flip"), ("flip", "flip"), (None, None)):
+        expected = mix_by_share(
+            faces,
+            share,
+            views_mean(general, clf.default_tta if tta == "model" else tta),
+            views_mean(small, small_tta),
+        )
+        expected /= expected.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(clf.predict_proba(faces, tta=tta), expected, atol=1e-5)
+    # Without the cap the small-face part reads the ten crops as well, a different answer.
+    uncapped = EmotionClassifier(model, metadata={"inference": {"tta": "tencrop"}})
+    assert np.abs(uncapped.predict_proba(faces) - clf.predict_proba(faces)).max() > 1e-3
+
+
 @pytest.mark.parametrize("small_tta", [None, "flip"])
 def test_a_routed_models_networks_are_its_general_ones_then_the_small_one(tmp_path, small_tta):
     pair = save_ensemble(
@@ -215,6 +261,18 @@ def test_save_routed_fits_the_gate_on_the_validation_split(tmp_path, folder_data
         1,
         7,
     )
+
+    # A capped small-face part: the gate is fitted on its flip answers, the rest's ten crops.
+    capped = save_routed(
+        general, small, tmp_path / "capped", data, "tencrop", draws=2, small_part_tta="flip"
+    )
+    capped_config = json.loads((capped.parent / "config.json").read_text())
+    assert capped_config["inference"] == {"tta": "tencrop", "small_part_tta": "flip"}
+    assert "(flip for the small-face part)" in capped_config["routing"]["fitted_on"]
+    capped_losses = capped_config["routing"]["log_loss"]
+    assert capped_losses["small"] == pytest.approx(losses["small"], abs=1e-5)
+    assert capped_losses["general"] != pytest.approx(losses["general"], abs=1e-6)
+    assert EmotionClassifier.load(capped.parent).small_part_tta == "flip"
 
     other = _folder(tmp_path / "other", _network(3), split_seed=7)
     with pytest.raises(InvalidInputError, match="different splits"):

@@ -1,7 +1,7 @@
 """Join a model with a small-face network: faces that hold little detail go to the latter.
 
 fer-core route-small-faces GENERAL SMALL --data D --out DIR [--tta tencrop] [--weights float16]
-    [--small-tta none]
+    [--small-tta none] [--small-part-tta flip]
 
 GENERAL is a model or ensemble trained on faces of every size, SMALL a network trained on
 small faces (``fer-core train --lowres 1.0 --val-face-size 16``), both validated on the same
@@ -35,6 +35,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="views of the small-face part: each face and its mirror image (default), or one",
     )
     parser.add_argument(
+        "--small-part-tta",
+        choices=["flip"],
+        help="with --tta tencrop: the small-face part reads only each face and its mirror "
+        "image (a crop's 4 px shift is much of a small face)",
+    )
+    parser.add_argument(
         "--weights",
         choices=["float32", "float16", "int8"],
         default="float32",
@@ -60,6 +66,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             args.tta,
             args.weights,
             small_tta=None if args.small_tta == "none" else args.small_tta,
+            small_part_tta=args.small_part_tta,
         )
     except FerCoreError as error:
         parser.exit(2, f"error: {error}\n")
