@@ -263,6 +263,9 @@ def capped_tta(tta: TTA | None, cap: TTA | None) -> TTA | None:
     A routed model's small-face part is capped at ``"flip"``: a ten-crop view shifts the
     face by 4 px, a large part of a 16 px face scaled up, and on the validation split the
     small-face networks read 16 px faces better from the face and its mirror alone."""
+    for name in (tta, cap):
+        if name not in _TTA_ORDER:
+            raise InvalidInputError(f"tta must be None, 'flip' or 'tencrop', got {name!r}")
     if cap is None or _TTA_ORDER.index(tta) <= _TTA_ORDER.index(cap):
         return tta
     return cap

@@ -169,6 +169,8 @@ def test_a_part_reads_no_more_views_than_its_cap():
     assert capped_tta(None, "flip") is None
     assert capped_tta("flip", "tencrop") == "flip"
     assert capped_tta("tencrop", None) == "tencrop"
+    with pytest.raises(InvalidInputError, match="tta must be"):
+        capped_tta("five-crop", "flip")
 
 
 def test_the_small_face_part_reads_its_own_views(photo_faces, tmp_path):
