@@ -8,6 +8,7 @@ without optimizer state, beside ``classes.json`` and ``config.json``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -28,7 +29,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 
 from fer_core.batches import ShuffledBatches
-from fer_core.data import FerDataset, load_dataset, to_arrays
+from fer_core.catalog import resolve_model_path
+from fer_core.data import FerDataset, default_cache_dir, load_dataset, to_arrays
 from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
 from fer_core.lowres import TRAINING_SIZES, LowResBatches, ViewBatches, degrade, degraded_views
@@ -191,6 +193,7 @@ def soft_targets(
     images: np.ndarray,
     labels: np.ndarray,
     weight: float,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> np.ndarray:
     """Knowledge-distillation targets: ``weight`` of the teachers' mean probabilities, the
     rest the one-hot label. A teacher is anything ``EmotionClassifier.load`` takes.
@@ -200,25 +203,58 @@ def soft_targets(
     augmentation. A small student taught by a larger model or an ensemble learns which
     expressions look alike (fear and surprise, sad and neutral) and beats the same network
     trained on hard labels alone.
-    """
-    from fer_core.classifier import EmotionClassifier
 
+    With ``cache_dir``, each teacher's probabilities are kept there, keyed by the teacher's
+    files and the images, so fine-tuning several students from one teacher labels once.
+    """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"teacher_weight must be in [0, 1], got {weight}")
     if not teachers:
         raise ValueError("soft targets need at least one teacher")
     probs = np.zeros((len(images), len(CLASSES)), np.float32)
     for teacher in teachers:
-        model = EmotionClassifier.load(teacher)
-        missing = sorted(set(CLASSES) - set(model.classes))
-        if missing:
-            raise FerCoreError(f"teacher {teacher} does not predict {missing}")
-        tta = model.default_tta or "flip"
-        log.info("teacher %s labels %d images (%s TTA)", teacher, len(images), tta)
-        mine = model.predict_proba(images, tta=tta, calibrated=False)
-        probs += mine[:, [model.classes.index(name) for name in CLASSES]] / len(teachers)
+        probs += _teacher_probs(teacher, images, cache_dir) / len(teachers)
     onehot = keras.utils.to_categorical(labels, len(CLASSES))
     return ((1.0 - weight) * onehot + weight * probs).astype(np.float32)
+
+
+def _teacher_probs(
+    teacher: str | os.PathLike[str] | None,
+    images: np.ndarray,
+    cache_dir: str | os.PathLike[str] | None,
+) -> np.ndarray:
+    """One teacher's probabilities for ``images`` in ``CLASSES`` order, from the cache when
+    the same teacher files already labelled the same images."""
+    from fer_core.classifier import EmotionClassifier
+
+    cached = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(repr((images.shape, images.dtype.str)).encode())
+        digest.update(np.ascontiguousarray(images).tobytes())
+        model_file = resolve_model_path(teacher)
+        folder = model_file.parent
+        read_by_load = [model_file, folder / "config.json", folder / "classes.json"]
+        for file in [*read_by_load, *sorted(folder.glob("*.tflite"))]:
+            if file.is_file():
+                digest.update(file.name.encode() + file.read_bytes())
+        cached = Path(cache_dir) / f"teacher-{digest.hexdigest()[:24]}.npy"
+        if cached.is_file():
+            log.info("teacher %s: labels for %d images from %s", teacher, len(images), cached)
+            return np.load(cached)
+    model = EmotionClassifier.load(teacher)
+    missing = sorted(set(CLASSES) - set(model.classes))
+    if missing:
+        raise FerCoreError(f"teacher {teacher} does not predict {missing}")
+    tta = model.default_tta or "flip"
+    log.info("teacher %s labels %d images (%s TTA)", teacher, len(images), tta)
+    mine = model.predict_proba(images, tta=tta, calibrated=False)
+    probs = mine[:, [model.classes.index(name) for name in CLASSES]].astype(np.float32)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f"{cached.stem}.{os.getpid()}.partial.npy")
+        np.save(partial, probs)
+        partial.replace(cached)  # whole or absent, never half-written
+    return probs
 
 
 def _optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -399,7 +435,6 @@ def load_initial_weights(model: keras.Model, config: TrainConfig) -> str:
     in its ``config.json``'s ``"members"`` order. A saved model must have been trained without
     the same validation split as this run, or the run would validate on faces it has learnt.
     """
-    from fer_core.catalog import resolve_model_path
     from fer_core.ensemble import _networks  # the networks an ensemble averages
 
     source = str(config.init_from)
@@ -578,13 +613,23 @@ def train(config: TrainConfig) -> TrainResult:
         views = degraded_views(x_train, config.teacher_views, config.lowres_sizes, config.seed)
         flat = views.reshape(-1, *x_train.shape[1:])
         y_targets = soft_targets(
-            config.teachers, flat, np.tile(y_train, len(views)), config.teacher_weight
+            config.teachers,
+            flat,
+            np.tile(y_train, len(views)),
+            config.teacher_weight,
+            config.cache_dir or default_cache_dir(),
         ).reshape(len(views), n_train, -1)
         shown = preprocess(flat)
         x_train = shown.reshape(len(views), n_train, *shown.shape[1:])
     else:
         if config.teachers:
-            y_targets = soft_targets(config.teachers, x_train, y_train, config.teacher_weight)
+            y_targets = soft_targets(
+                config.teachers,
+                x_train,
+                y_train,
+                config.teacher_weight,
+                config.cache_dir or default_cache_dir(),
+            )
         else:
             y_targets = keras.utils.to_categorical(y_train, num_classes)
         x_train = preprocess(x_train)

@@ -1,5 +1,6 @@
 import itertools
 import json
+import shutil
 from dataclasses import replace
 
 import keras
@@ -157,6 +158,33 @@ def test_soft_targets_mix_the_teachers_probabilities_with_the_labels():
         training.soft_targets([None], faces, labels, 1.5)
     with pytest.raises(ValueError, match="at least one teacher"):
         training.soft_targets([], faces, labels, 0.5)
+
+
+def test_soft_targets_label_once_per_teacher_and_images(tmp_path, monkeypatch):
+    faces = np.random.default_rng(2).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    labels = np.arange(5)
+    cache = tmp_path / "cache"
+    fresh = training.soft_targets([None], faces, labels, 1.0, cache)
+    assert len(list(cache.glob("teacher-*.npy"))) == 1
+
+    def no_labelling(*args, **kwargs):
+        raise AssertionError("the teacher labelled images the cache holds")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(EmotionClassifier, "load", no_labelling)
+        np.testing.assert_array_equal(
+            training.soft_targets([None], faces, labels, 1.0, cache), fresh
+        )
+        with pytest.raises(AssertionError, match="labelled"):  # other images: labelled anew
+            training.soft_targets([None], faces[::-1].copy(), labels, 1.0, cache)
+    # The same network behind another config is another teacher.
+    other = tmp_path / "other"
+    shutil.copytree(MODELS_DIR / DEFAULT_MODEL, other)
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "note": "a copy"}))
+    training.soft_targets([other], faces, labels, 1.0, cache)
+    assert len(list(cache.glob("teacher-*.npy"))) == 2
+    assert not list(cache.glob("*.partial*"))
 
 
 def test_a_distilled_run_records_its_teacher(folder_dataset, tmp_path, cache_dir):
