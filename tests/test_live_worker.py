@@ -18,6 +18,9 @@ import av
 import numpy as np
 import pytest
 
+from fer_core.cameras import analysis
+from fer_core.cameras.analysis import CameraWorker, EventCamera
+from fer_core.cameras.frames import Frame
 from fer_core.detection import HaarFaceDetector, make_detector
 from fer_core.labels import CLASSES
 from fer_core.synthetic import Walker, people_scene, scene
@@ -65,6 +68,11 @@ def _stream(worker: LiveWorker, clock: FakeClock, until: Callable[[], bool], wha
         index += 1
         clock.now += 1 / CAMERA_FPS
         time.sleep(1 / CAMERA_FPS)
+
+
+def _people(worker: LiveWorker) -> list[int]:
+    """The ids of the people in the latest analyzed frame."""
+    return [face.track_id for face in worker.record.last_faces if face.confirmed]
 
 
 def _gone(pid: int) -> bool:
@@ -207,6 +215,72 @@ def test_an_analyzer_that_cannot_be_built_fails_with_its_reason():
         _until(lambda: worker.status == "failed", "the analyzer to fail")
         assert "the analyzer could not be built" in worker.error
         assert "no-such-detector" in worker.error
+        assert not worker.ran  # a restart would fail the same way
+
+
+def test_a_restarted_worker_carries_the_stream_on_and_numbers_its_people_after():
+    clock = FakeClock()
+    with LiveWorker({"smoothing_s": 0}, clock=clock) as worker:
+        _stream(worker, clock, lambda: worker.snapshot().faces_in_view == 1, "a person")
+        os.kill(worker.pid, signal.SIGKILL)
+        _until(lambda: worker.status == "failed", "the death to be noticed")
+        assert worker.ran and worker.snapshot().faces_seen == 1
+        frames = worker.snapshot().frames
+        worker.restart()
+        assert worker.status == "starting" and worker.error is None
+        # The new worker finds the same face afresh: a new person, numbered after the first.
+        _stream(worker, clock, lambda: _people(worker) == [2], "person #2")
+        assert worker.snapshot().frames > frames  # the record went on
+        assert worker.snapshot().faces_seen == 2
+        faces, _ = worker.unsaved()
+        assert set(faces["track_id"]) == {1, 2}
+
+
+class SceneCamera:
+    """Stands in for a ``CameraSource``: the moving face, 15 frames a second, connected."""
+
+    name = kind = "scene"
+    status = "connected"
+    error = None
+    fps = 15.0
+    dropped = 0
+
+    def __init__(self) -> None:
+        self.index = 0
+        self.gaps: list = []
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def latest(self, wait_s: float = 0.0) -> Frame:
+        time.sleep(1 / 15)
+        self.index += 1
+        now = time.time()
+        return Frame(scene(self.index / 15, 1, 320, 240, 96), now, self.index, now)
+
+
+def test_an_event_camera_restarts_a_worker_that_died_and_not_one_that_cannot_start(monkeypatch):
+    monkeypatch.setattr(analysis, "RESTART_WAITS_S", (0.5,))
+    camera = EventCamera(1, SceneCamera(), CameraWorker(time.time(), {"smoothing_s": 0}), 0.0)
+    broken = EventCamera(2, SceneCamera(), CameraWorker(time.time(), {"detector": "none-such"}), 0)
+    camera.start()
+    broken.start()
+    try:
+        _until(lambda: camera.worker.snapshot().faces_in_view == 1, "a person")
+        os.kill(camera.worker.pid, signal.SIGKILL)
+        _until(lambda: camera.restarts == 1, "the dead worker to be restarted")
+        _until(lambda: _people(camera.worker) == [2], "person #2 after the restart")
+        assert camera.worker.snapshot().faces_seen == 2
+        assert camera.view(camera.record.elapsed()).restarts == 1
+        assert camera.worker.status == "running"
+        assert broken.worker.status == "failed" and broken.restarts == 0
+    finally:
+        camera.stop()
+        broken.stop()
+    assert camera.worker.pid is None and camera.restarts == 1
 
 
 def test_a_dropped_worker_stops_its_process():

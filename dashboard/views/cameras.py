@@ -127,7 +127,8 @@ def camera_card(view: CameraView) -> None:
         st.image(view.preview, channels="BGR", width="stretch")
     st.markdown(f"**#{view.id}** `{view.name}`  \n{STATUS.get(view.status, view.status)}")
     latency = "-" if view.latency is None else f"{view.latency.mean_s * 1000:.0f} ms"
-    st.caption(f"{view.fps:.1f} frames/s, {view.faces_in_view} faces, delay {latency}")
+    restarted = f", analysis restarted {view.restarts}x" if view.restarts else ""
+    st.caption(f"{view.fps:.1f} frames/s, {view.faces_in_view} faces, delay {latency}{restarted}")
     if view.error:
         st.error(view.error)  # masked by the camera
     if view.removed_s is None and st.button("Remove", key=f"remove_{view.id}"):

@@ -4,7 +4,9 @@
 and TensorFlow, in a process of its own) with a pump thread: it takes the newest frame, hands
 it to the worker (which analyzes one at a time and keeps only the newest waiting) and keeps
 the frame that comes back, annotated, as the camera's preview. Nothing here depends on a page
-being open.
+being open. An event runs unattended for hours, so a worker that dies while analyzing (killed
+for memory, a crash in a native library) is restarted after a wait that grows with each death
+in a row; one that could not build its analyzer is not, since it would fail the same way.
 
 Every camera of an event is timed on the event's clock: a frame's time is when it was
 captured, in seconds since the event started (wall clock, as ``Frame.captured_at``), so the
@@ -14,6 +16,7 @@ from a frame's capture to its analysis coming back, under whatever load the mach
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -31,9 +34,15 @@ from fer_core.live import LiveRecord
 from fer_core.sessions import CameraGap
 from fer_core.workers import LiveWorker
 
+log = logging.getLogger(__name__)
+
 RECENT_S = 10.0  # latency and analyzed frames per second are measured over this last stretch
 STALE_S = 2.0  # a camera analyzed longer ago than this has no faces "in view now"
 PUMP_WAIT_S = 0.5  # how long the pump waits for a frame before it looks whether to stop
+#: Seconds before restarting a worker that died, by deaths in a row (the last repeats): a
+#: crash that comes back at once costs a model load a minute, not a busy loop.
+RESTART_WAITS_S = (2.0, 10.0, 60.0)
+STEADY_S = 300.0  # a worker that ran this long before dying starts the waits afresh
 
 
 @dataclass(frozen=True)
@@ -126,6 +135,7 @@ class CameraView:
     gaps: list[CameraGap]
     added_s: float
     removed_s: float | None
+    restarts: int  # times its analysis worker died and was restarted
     #: The newest frame, annotated with the latest faces, as BGR; None before any.
     preview: np.ndarray | None = field(repr=False)
 
@@ -150,6 +160,10 @@ class EventCamera:
         self._lock = threading.Lock()  # start and stop, which the event may call at once
         self._stopping = threading.Event()
         self._pump: threading.Thread | None = None
+        self.restarts = 0
+        self._deaths = 0  # in a row: each lengthens the wait before the next restart
+        self._running_since: float | None = None
+        self._restart_at: float | None = None
 
     @property
     def record(self) -> CameraRecord:
@@ -212,12 +226,14 @@ class EventCamera:
             gaps=self.gaps(),
             added_s=self.added_s,
             removed_s=self.removed_s,
+            restarts=self.restarts,
             preview=self._preview,
         )
 
     def _run(self) -> None:
         """The pump: the newest frame to the worker, the annotated one back as the preview."""
         while not self._stopping.is_set():
+            self._revive(time.monotonic())
             frame = self.source.latest(wait_s=PUMP_WAIT_S)
             if frame is None:
                 if self.source.status == "failed":  # nothing more will come: free the model
@@ -227,3 +243,29 @@ class EventCamera:
             given = av.VideoFrame.from_ndarray(frame.image, format="bgr24")
             shown = self.worker.callback(given, at=frame.captured_at - self.record.origin)
             self._preview = frame.image if shown is given else shown.to_ndarray(format="bgr24")
+
+    def _revive(self, now: float) -> None:
+        """Restart the analysis worker once its wait is over if it died while running."""
+        status = self.worker.status
+        if status == "running":
+            if self._running_since is None:
+                self._running_since = now
+            elif now - self._running_since >= STEADY_S:
+                self._deaths = 0
+            return
+        if status != "failed" or not self.worker.ran:
+            return
+        if self._restart_at is None:
+            wait = RESTART_WAITS_S[min(self._deaths, len(RESTART_WAITS_S) - 1)]
+            self._deaths += 1
+            self._restart_at, self._running_since = now + wait, None
+            log.warning(
+                "camera %s: analysis worker failed (%s); restarting in %.0f s",
+                self.name,
+                self.worker.error,
+                wait,
+            )
+        elif now >= self._restart_at:
+            self._restart_at = None
+            self.restarts += 1
+            self.worker.restart()

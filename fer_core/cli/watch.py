@@ -148,6 +148,8 @@ def status_line(event: Event) -> str:
                 state += f", analysis {camera.analysis}"
             elif camera.latency is not None:
                 state += f", {camera.latency.mean_s:.2f} s behind"
+            if camera.restarts:
+                state += f", analysis restarted {camera.restarts}x"
         parts.append(f"#{camera.id} {camera.name}: {state}")
     return " | ".join(parts)
 

@@ -14,7 +14,9 @@ still loading, blur just turned on, the worker dead) frames go back blurred whol
 
 Faces come back with their probabilities in ``fer_core.labels.CLASSES`` order, whatever the
 model's own order. The worker starts with ``start`` (a new stream) and ends with ``close``
-(the stream stopped), on a dropped ``LiveWorker``, or when the calling process exits.
+(the stream stopped), on a dropped ``LiveWorker``, or when the calling process exits. After a
+worker died, ``restart`` carries the same stream on with a fresh one: the record goes on, and
+the new worker's people are numbered after the old one's, so no two people share an id.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import cv2
 import numpy as np
 
 from fer_core.detectors import FaceDetector, detect_faces, make_detector
-from fer_core.faces import FaceAnnotator
+from fer_core.faces import Face, FaceAnnotator
 from fer_core.labels import CLASSES
 from fer_core.live import LiveRecord, RecordedStream, replace_image
 from fer_core.motion import FlowTracker, widen
@@ -74,6 +76,11 @@ class LiveWorker(RecordedStream):
         self._finalizer: weakref.finalize | None = None
         self._status: Status = "stopped"
         self._error: str | None = None
+        self._ran = False  # the current worker reported ready
+        # A restarted worker numbers people from 1 again: its ids and its count of people
+        # seen are shifted past everything recorded before it.
+        self._id_offset = self._seen_offset = 0
+        self._top_id = self._seen = 0
         self._busy = False  # a frame is with the worker
         self._waiting: tuple[float, np.ndarray] | None = None  # the newest frame since
         self._generation = 0  # bumped by start and reset; older results are dropped
@@ -103,6 +110,12 @@ class LiveWorker(RecordedStream):
         return self._error
 
     @property
+    def ran(self) -> bool:
+        """Whether the worker got as far as analyzing: a worker that failed before it could
+        build its analyzer (a bad model or option) would fail the same way again."""
+        return self._ran
+
+    @property
     def pid(self) -> int | None:
         """The worker process's id while one runs."""
         worker = self._worker
@@ -114,14 +127,28 @@ class LiveWorker(RecordedStream):
         The worker loads the model first; until then frames pass through unanalyzed.
         """
         self.close()
+        with self._lock:
+            self.record.reset()
+            self._id_offset = self._seen_offset = self._top_id = self._seen = 0
+        self._spawn()
+
+    def restart(self) -> None:
+        """The same stream with a fresh worker (after the last one died): the record goes on,
+        people found from now on get ids after every id recorded, and the count of people
+        seen goes on from the old worker's. Its tracks and smoothing start afresh."""
+        self.close()
+        with self._lock:
+            self._id_offset, self._seen_offset = self._top_id, self._seen
+        self._spawn()
+
+    def _spawn(self) -> None:
         worker = WorkerProcess(_serve, "fer-live-worker", self.analyzer_options)
         listener = threading.Thread(
             target=_listen, args=(weakref.ref(self), worker), name="fer-live-listener", daemon=True
         )
         with self._lock:
-            self.record.reset()
             self._worker, self._listener = worker, listener
-            self._status, self._error = "starting", None
+            self._status, self._error, self._ran = "starting", None, False
             self._busy, self._waiting = False, None
             self._generation += 1
             self._cover = self._carried = None
@@ -169,6 +196,7 @@ class LiveWorker(RecordedStream):
             self._generation += 1
             self._waiting = None
             self._cover = self._carried = None
+            self._id_offset = self._seen_offset = self._top_id = self._seen = 0
             self.record.reset()
 
     def _offer(self, image: np.ndarray, blur: bool, at: float | None) -> bool:
@@ -213,13 +241,14 @@ class LiveWorker(RecordedStream):
                 return
             kind = message[0]
             if kind == "ready":
-                self._status = "running"
+                self._status, self._ran = "running", True
                 return
             if kind == "failed":
                 self._fail(message[1])
                 return
             _, generation, elapsed, faces, faces_seen, cover = message
             if generation == self._generation:
+                faces, faces_seen = self._renumbered(faces, faces_seen)
                 self.record.add(elapsed, faces, faces_seen)
                 self._cover = self._carried = cover
                 if cover is not None:
@@ -232,6 +261,17 @@ class LiveWorker(RecordedStream):
                 self._sent = waiting[1]
         if following is not None:
             worker.send(following)
+
+    def _renumbered(self, faces: list[Face], faces_seen: int) -> tuple[list[Face], int]:
+        """A worker's faces and count of people seen, shifted past the workers before it."""
+        if self._id_offset:
+            faces = [
+                dataclasses.replace(face, track_id=face.track_id + self._id_offset)
+                for face in faces
+            ]
+        self._top_id = max([self._top_id, *(face.track_id for face in faces)])
+        self._seen = max(self._seen, faces_seen + self._seen_offset)
+        return faces, self._seen
 
     def _on_exit(self, worker: WorkerProcess, error: WorkerError) -> None:
         with self._lock:
