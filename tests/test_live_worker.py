@@ -218,6 +218,46 @@ def test_an_analyzer_that_cannot_be_built_fails_with_its_reason():
         assert not worker.ran  # a restart would fail the same way
 
 
+class DarkFramesFail:
+    """A face finder that raises on an all-black frame and finds no face in any other."""
+
+    def detect(self, frame: np.ndarray) -> np.ndarray:
+        if not frame.any():
+            raise RuntimeError("an all-black frame")
+        return np.zeros((0, 4))
+
+
+def test_a_frame_the_analyzer_raises_on_is_skipped_until_too_many_in_a_row(monkeypatch):
+    # The worker unpickles the finder above: it imports this module from this folder.
+    here = [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, here)))
+    clock = FakeClock()
+    black = av.VideoFrame.from_ndarray(np.zeros((240, 320, 3), np.uint8), format="bgr24")
+    searching = {"detector": DarkFramesFail(), "detect_every_s": 0, "background_search": False}
+    with LiveWorker(searching, clock=clock) as worker:
+        _stream(worker, clock, lambda: worker.snapshot().frames >= 1, "a frame analyzed")
+        _stream_frame(worker, clock, black, lambda: worker.skipped >= 1, "a skipped frame")
+        assert worker.frame_error == "a frame could not be analyzed: an all-black frame"
+        frames = worker.snapshot().frames
+        _stream(worker, clock, lambda: worker.snapshot().frames > frames, "the stream going on")
+        assert worker.status == "running" and worker.error is None
+        # Frames that all fail mean the analysis is broken: the worker says so and ends.
+        with pytest.raises(AssertionError, match="10 frames in a row could not be analyzed"):
+            _stream_frame(worker, clock, black, lambda: False, "the worker to fail")
+        assert worker.status == "failed" and worker.skipped >= 10
+
+
+def _stream_frame(worker, clock, frame, until, what) -> None:
+    """Feed the same frame, camera-paced, until ``until()``."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not until():
+        worker.callback(frame)
+        assert worker.status != "failed", worker.error
+        assert time.monotonic() < deadline, f"still waiting for {what} after {DEADLINE_S} s"
+        clock.now += 1 / CAMERA_FPS
+        time.sleep(1 / CAMERA_FPS)
+
+
 def test_a_restarted_worker_carries_the_stream_on_and_numbers_its_people_after():
     clock = FakeClock()
     with LiveWorker({"smoothing_s": 0}, clock=clock) as worker:

@@ -123,6 +123,11 @@ def live_figures() -> None:
         st.error(f"The analysis stopped: {stopped}. Press STOP, then START to restart it.")
     elif monitor.status == "starting":
         st.info("Loading the emotion model; the video shows unanalyzed until it is ready.")
+    if monitor.skipped:
+        st.warning(
+            f"{monitor.skipped} frames could not be analyzed and were skipped; the latest: "
+            f"{mask_credentials(monitor.frame_error)}."
+        )
     snapshot = monitor.snapshot()
     frames, in_view, read, seen = st.columns(4)
     frames.metric("Frames analyzed", snapshot.frames, help=f"{snapshot.fps:.1f} frames/s")

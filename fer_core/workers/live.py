@@ -2,7 +2,9 @@
 
 The calling process (the web server) keeps the stream's ``LiveRecord`` and draws every frame;
 the worker builds the ``FrameAnalyzer`` from keyword arguments, so TensorFlow loads there and a
-crash in the model ends only the worker. The worker analyzes one frame at a time. While it is
+crash in the model ends only the worker, and a frame the analyzer raises on is skipped, not
+the end of the stream's analysis (``skipped``, ``frame_error``; ``MAX_FAILED_FRAMES`` in a row
+end the worker with the reason). The worker analyzes one frame at a time. While it is
 busy only the newest frame waits for it; the others go back at once, drawn with the last
 known faces, so no backlog builds and the video keeps the camera's frame rate.
 
@@ -46,6 +48,9 @@ from fer_core.workers.process import WorkerError, WorkerProcess
 QUICK_SEARCH = "centerface-native"
 
 Status = Literal["stopped", "starting", "running", "failed"]
+#: A frame the analyzer raises on is skipped (an odd frame must not end a stream's analysis);
+#: this many in a row mean something is broken, and the worker fails with the reason.
+MAX_FAILED_FRAMES = 10
 # With blur on and no boxes to blur by, the frame is shown as this many cells across its
 # shorter side, smoothed: 24 px cells still let OpenCV's Haar cascade find an 80 px face.
 BLUR_WHOLE_CELLS = 8
@@ -77,6 +82,8 @@ class LiveWorker(RecordedStream):
         self._status: Status = "stopped"
         self._error: str | None = None
         self._ran = False  # the current worker reported ready
+        self._skipped = 0  # frames the worker could not analyze
+        self._frame_error: str | None = None  # why the latest of them could not be
         # A restarted worker numbers people from 1 again: its ids and its count of people
         # seen are shifted past everything recorded before it.
         self._id_offset = self._seen_offset = 0
@@ -110,6 +117,16 @@ class LiveWorker(RecordedStream):
         return self._error
 
     @property
+    def skipped(self) -> int:
+        """Frames the worker could not analyze and skipped, since ``start``."""
+        return self._skipped
+
+    @property
+    def frame_error(self) -> str | None:
+        """Why the latest skipped frame could not be analyzed."""
+        return self._frame_error
+
+    @property
     def ran(self) -> bool:
         """Whether the worker got as far as analyzing: a worker that failed before it could
         build its analyzer (a bad model or option) would fail the same way again."""
@@ -130,6 +147,7 @@ class LiveWorker(RecordedStream):
         with self._lock:
             self.record.reset()
             self._id_offset = self._seen_offset = self._top_id = self._seen = 0
+            self._skipped, self._frame_error = 0, None
         self._spawn()
 
     def restart(self) -> None:
@@ -235,7 +253,8 @@ class LiveWorker(RecordedStream):
             return widen(self._carried, moved)
 
     def _on_message(self, worker: WorkerProcess, message: tuple) -> None:
-        """A message from ``worker``: ready, the faces of a frame, or why it failed."""
+        """A message from ``worker``: ready, the faces of a frame, a frame it skipped, or why
+        it failed."""
         with self._lock:
             if worker is not self._worker:  # closed or restarted meanwhile
                 return
@@ -246,13 +265,11 @@ class LiveWorker(RecordedStream):
             if kind == "failed":
                 self._fail(message[1])
                 return
-            _, generation, elapsed, faces, faces_seen, cover = message
-            if generation == self._generation:
-                faces, faces_seen = self._renumbered(faces, faces_seen)
-                self.record.add(elapsed, faces, faces_seen)
-                self._cover = self._carried = cover
-                if cover is not None:
-                    self._flow.remember(self._sent)
+            if kind == "skipped":
+                self._skipped += 1
+                self._frame_error = message[1]
+            else:
+                self._recorded(*message[1:])
             waiting, self._waiting = self._waiting, None
             self._busy = waiting is not None
             following = None
@@ -261,6 +278,22 @@ class LiveWorker(RecordedStream):
                 self._sent = waiting[1]
         if following is not None:
             worker.send(following)
+
+    def _recorded(
+        self,
+        generation: int,
+        elapsed: float,
+        faces: list[Face],
+        faces_seen: int,
+        cover: np.ndarray | None,
+    ) -> None:
+        """Record a frame's analysis, unless it belongs to a stream since reset."""
+        if generation == self._generation:
+            faces, faces_seen = self._renumbered(faces, faces_seen)
+            self.record.add(elapsed, faces, faces_seen)
+            self._cover = self._carried = cover
+            if cover is not None:
+                self._flow.remember(self._sent)
 
     def _renumbered(self, faces: list[Face], faces_seen: int) -> tuple[list[Face], int]:
         """A worker's faces and count of people seen, shifted past the workers before it."""
@@ -327,6 +360,7 @@ def _serve(connection: Connection, analyzer_options: dict[str, Any]) -> None:
         return
     order = [analyzer.classes.index(name) for name in CLASSES]
     generation = None
+    failed_in_a_row = 0
     try:
         connection.send(("ready",))
         while True:
@@ -342,8 +376,14 @@ def _serve(connection: Connection, analyzer_options: dict[str, Any]) -> None:
                     cover = np.vstack([np.array([f.box for f in faces]).reshape(-1, 4), found])
             except Exception as error:
                 traceback.print_exc()
-                connection.send(("failed", f"a frame could not be analyzed: {error}"))
-                return
+                failed_in_a_row += 1
+                if failed_in_a_row >= MAX_FAILED_FRAMES:
+                    reason = f"{failed_in_a_row} frames in a row could not be analyzed: {error}"
+                    connection.send(("failed", reason))
+                    return
+                connection.send(("skipped", f"a frame could not be analyzed: {error}"))
+                continue
+            failed_in_a_row = 0
             faces = [dataclasses.replace(face, probs=face.probs[order]) for face in faces]
             message = ("faces", frame_generation, elapsed, faces, analyzer.faces_seen, cover)
             connection.send(message)
