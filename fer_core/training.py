@@ -609,6 +609,7 @@ def train(config: TrainConfig) -> TrainResult:
         x_val = degrade(x_val, config.val_face_size)
     num_classes = len(CLASSES)
     n_train = len(y_train)
+    teacher_cache = config.cache_dir or default_cache_dir()  # labels once per teacher and images
     if config.teacher_views:
         views = degraded_views(x_train, config.teacher_views, config.lowres_sizes, config.seed)
         flat = views.reshape(-1, *x_train.shape[1:])
@@ -617,18 +618,14 @@ def train(config: TrainConfig) -> TrainResult:
             flat,
             np.tile(y_train, len(views)),
             config.teacher_weight,
-            config.cache_dir or default_cache_dir(),
+            teacher_cache,
         ).reshape(len(views), n_train, -1)
         shown = preprocess(flat)
         x_train = shown.reshape(len(views), n_train, *shown.shape[1:])
     else:
         if config.teachers:
             y_targets = soft_targets(
-                config.teachers,
-                x_train,
-                y_train,
-                config.teacher_weight,
-                config.cache_dir or default_cache_dir(),
+                config.teachers, x_train, y_train, config.teacher_weight, teacher_cache
             )
         else:
             y_targets = keras.utils.to_categorical(y_train, num_classes)

@@ -84,10 +84,7 @@ class LiveWorker(RecordedStream):
         self._ran = False  # the current worker reported ready
         self._skipped = 0  # frames the worker could not analyze
         self._frame_error: str | None = None  # why the latest of them could not be
-        # A restarted worker numbers people from 1 again: its ids and its count of people
-        # seen are shifted past everything recorded before it.
-        self._id_offset = self._seen_offset = 0
-        self._top_id = self._seen = 0
+        self._forget_people()
         self._busy = False  # a frame is with the worker
         self._waiting: tuple[float, np.ndarray] | None = None  # the newest frame since
         self._generation = 0  # bumped by start and reset; older results are dropped
@@ -146,7 +143,7 @@ class LiveWorker(RecordedStream):
         self.close()
         with self._lock:
             self.record.reset()
-            self._id_offset = self._seen_offset = self._top_id = self._seen = 0
+            self._forget_people()
             self._skipped, self._frame_error = 0, None
         self._spawn()
 
@@ -158,6 +155,11 @@ class LiveWorker(RecordedStream):
         with self._lock:
             self._id_offset, self._seen_offset = self._top_id, self._seen
         self._spawn()
+
+    def _forget_people(self) -> None:
+        """A new stream: ids and the count of people seen start afresh. (A restarted worker
+        numbers people from 1 again: ``_renumbered`` shifts them past everything recorded.)"""
+        self._id_offset = self._seen_offset = self._top_id = self._seen = 0
 
     def _spawn(self) -> None:
         worker = WorkerProcess(_serve, "fer-live-worker", self.analyzer_options)
@@ -214,7 +216,7 @@ class LiveWorker(RecordedStream):
             self._generation += 1
             self._waiting = None
             self._cover = self._carried = None
-            self._id_offset = self._seen_offset = self._top_id = self._seen = 0
+            self._forget_people()
             self.record.reset()
 
     def _offer(self, image: np.ndarray, blur: bool, at: float | None) -> bool:
