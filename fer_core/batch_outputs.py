@@ -186,6 +186,8 @@ def write_outputs(
         _concat_mp4(parts, outputs.annotated)
     atomic_write(outputs.faces, lambda p: faces.to_csv(p, index=False))
     atomic_write(outputs.timeline, lambda p: timeline.to_csv(p, index=False))
+    if agenda is None:  # an earlier run's figures, from the timeline just replaced
+        outputs.segments.unlink(missing_ok=True)
     add_events(outputs, summary, timeline, agenda)
     if session is not None:
         saved = session(video.path, summary, timeline, faces, *stored_events(summary))

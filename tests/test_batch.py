@@ -371,6 +371,13 @@ def test_agenda_gives_every_video_segments_and_a_new_agenda_needs_no_new_analysi
     assert table["title"].tolist() == ["Welcome", "Questions"]
     assert table["seconds_with_data"].tolist() == [2, 1]
 
+    # Redone without an agenda: no segments.csv from the replaced timeline is left behind.
+    assert main([str(library), "--out", str(out), "--force", "--no-progress"]) == 0
+    for name in ("a", "b"):
+        assert not (out / name / "segments.csv").exists()
+        summary = json.loads((out / name / "summary.json").read_text())
+        assert "segments" not in summary and "segments" not in summary["outputs"]
+
 
 def test_a_bad_agenda_stops_the_run_before_any_video(library, tmp_path, capsys):
     agenda = tmp_path / "agenda.csv"
