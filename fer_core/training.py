@@ -33,7 +33,14 @@ from fer_core.catalog import resolve_model_path
 from fer_core.data import FerDataset, default_cache_dir, load_dataset, to_arrays
 from fer_core.errors import FerCoreError
 from fer_core.labels import CLASSES
-from fer_core.lowres import TRAINING_SIZES, LowResBatches, ViewBatches, degrade, degraded_views
+from fer_core.lowres import (
+    COMPRESSION_QUALITIES,
+    TRAINING_SIZES,
+    LowResBatches,
+    ViewBatches,
+    degrade,
+    degraded_views,
+)
 from fer_core.mixup import MixupBatches
 from fer_core.models import RECIPES, build_model
 from fer_core.preprocessing import preprocess
@@ -92,6 +99,9 @@ class TrainConfig:
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup blends; 0 trains on single faces
     lowres: float = 0.0  # share of training faces degraded to a small face (see fer_core.lowres)
     lowres_sizes: tuple[int, ...] = TRAINING_SIZES  # the sizes (px) a degraded face is drawn from
+    # Share of training faces JPEG-compressed at a random quality (after any lowres), as a
+    # camera's codec leaves them (see fer_core.lowres.compress).
+    compression: float = 0.0
     # Validate on faces shown at this size (px): the best epoch of a small-face network is
     # the best on small faces. None: the faces as they are.
     val_face_size: int | None = None
@@ -112,6 +122,14 @@ class TrainConfig:
         if not 0.0 <= self.lowres <= 1.0:
             raise TrainSettingError(
                 f"the low-resolution share must be in [0, 1] (0: off), got {self.lowres}"
+            )
+        if not 0.0 <= self.compression <= 1.0:
+            raise TrainSettingError(
+                f"the compressed share must be in [0, 1] (0: off), got {self.compression}"
+            )
+        if self.teacher_views and self.compression:
+            raise TrainSettingError(
+                "teacher views are fixed degraded faces; compression does not combine with them"
             )
         if not self.lowres_sizes or any(
             isinstance(size, bool) or not isinstance(size, int) or not 1 <= size < 48
@@ -380,6 +398,7 @@ _RUN_IDENTITY = (
     "mixup",
     "lowres",
     "lowres_sizes",
+    "compression",
     "val_face_size",
 )
 
@@ -395,6 +414,7 @@ def _prepare_run_dir(out: Path, config: TrainConfig) -> None:
         saved.setdefault("mixup", 0.0)  # runs from before mixup
         saved.setdefault("lowres", 0.0)  # runs from before low-resolution training
         saved.setdefault("lowres_sizes", list(TRAINING_SIZES))
+        saved.setdefault("compression", 0.0)
         saved.setdefault("val_face_size", None)
         saved.setdefault("init_member", None)
         saved.setdefault("teacher_views", 0)
@@ -527,6 +547,7 @@ def _metadata(
         },
         "params": params,
         **({"lowres_sizes_px": list(config.lowres_sizes)} if config.lowres else {}),
+        **({"compression_qualities": list(COMPRESSION_QUALITIES)} if config.compression else {}),
         "preprocessing": {"size": 48, "grayscale": True, "scale": "0-1", "standardize": False},
         "versions": {
             "keras": keras.__version__,
@@ -542,14 +563,16 @@ def training_input(config: TrainConfig, faces: np.ndarray, targets: np.ndarray) 
     augmentation layers. Validation data never passes through here."""
     if config.teacher_views:  # (V, N, ...) views, each with its teacher's targets
         return {"x": ViewBatches(faces, targets, config.batch_size, config.lowres, config.seed)}
-    if not (config.mixup or config.lowres):
+    if not (config.mixup or config.lowres or config.compression):
         return {"x": faces, "y": targets, "batch_size": config.batch_size}
     if config.mixup:
         batches = MixupBatches(faces, targets, config.batch_size, config.mixup, config.seed)
     else:
         batches = ShuffledBatches(faces, targets, config.batch_size, config.seed)
-    if config.lowres:
-        batches = LowResBatches(batches, config.lowres, config.lowres_sizes, config.seed)
+    if config.lowres or config.compression:
+        batches = LowResBatches(
+            batches, config.lowres, config.lowres_sizes, config.seed, config.compression
+        )
     return {"x": batches}
 
 

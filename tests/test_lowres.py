@@ -6,9 +6,11 @@ from skimage.data import camera
 from fer_core.batches import ShuffledBatches
 from fer_core.errors import InvalidInputError
 from fer_core.lowres import (
+    COMPRESSION_QUALITIES,
     TRAINING_SIZES,
     LowResBatches,
     ViewBatches,
+    compress,
     degrade,
     degrade_at_random,
     degraded_views,
@@ -107,6 +109,76 @@ def test_about_the_share_asked_for_is_degraded_each_to_a_listed_size():
         degrade_at_random(faces, 1.5, np.random.default_rng(0))
 
 
+def test_compression_loses_more_the_lower_the_quality_and_the_smaller_the_face():
+    faces = _detailed_faces()
+    errors = {q: _error(compress(faces, q), faces) for q in (30, 60, 90)}
+    assert errors[30] > errors[60] > errors[90] > 0, errors
+    # It is JPEG: the same bytes as encoding and decoding each face by hand.
+    encoded = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 60])[1] for f in faces]
+    by_hand = np.stack([cv2.imdecode(e, cv2.IMREAD_GRAYSCALE) for e in encoded])
+    np.testing.assert_array_equal(compress(faces, 60), by_hand)
+    # At a face size the codec works on the small face: it loses more than shrinking alone,
+    # and more than the same quality costs the full-size face.
+    small = compress(faces, 60, size=24)
+    assert _error(small, faces) > _error(degrade(faces, 24), faces) + 0.5
+    assert _error(small, degrade(faces, 24)) > 0.5 * errors[60]
+    # Float faces in [0, 1] come back as the same faces in uint8 do, scaled (to the odd
+    # coefficient that a half level of rounding before the codec tips over).
+    as_float = compress(faces.astype(np.float32)[..., None] / 255, 60, size=24)
+    assert as_float.shape == (4, 48, 48, 1) and as_float.dtype == np.float32
+    assert _error(as_float[..., 0] * 255, small) < 0.2 * _error(small, faces)
+    colour = np.repeat(faces[..., None], 3, axis=3)
+    assert compress(colour, 60).shape == colour.shape
+    assert compress(faces[:0], 60).shape == (0, 48, 48)
+
+
+@pytest.mark.parametrize(
+    ("faces", "quality", "size", "message"),
+    [
+        (np.zeros((2, 48, 48), np.uint8), 0, None, "quality is 1-100"),
+        (np.zeros((2, 48, 48), np.uint8), 101, None, "quality is 1-100"),
+        (np.zeros((2, 48, 48), np.uint8), 50.0, None, "whole number"),
+        (np.zeros((2, 48, 48), np.uint8), True, None, "whole number"),
+        (np.zeros((2, 48, 48), np.uint8), 50, 49, "outside 1-48"),
+        (np.zeros((2, 48, 48), np.uint16), 50, None, "8-bit"),
+    ],
+)
+def test_bad_compression_settings_are_named(faces, quality, size, message):
+    with pytest.raises(InvalidInputError, match=message):
+        compress(faces, quality, size)
+
+
+def test_a_share_of_faces_is_compressed_apart_from_the_share_shrunk():
+    faces = np.random.default_rng(1).random((2000, 48, 48, 1), dtype=np.float32)
+    out, sizes = degrade_at_random(faces, 0.0, np.random.default_rng(3), compression=0.4)
+    changed = np.abs(out - faces).max(axis=(1, 2, 3)) > 0
+    assert not sizes.any() and 0.36 < changed.mean() < 0.44
+    qualities = {
+        q
+        for i in np.flatnonzero(changed)[:60]
+        for q in COMPRESSION_QUALITIES
+        if np.array_equal(out[i], compress(faces[i : i + 1], q)[0])
+    }
+    assert len(qualities) > 5, "each compressed face at a quality drawn from the list"
+
+    both, both_sizes = degrade_at_random(faces, 1.0, np.random.default_rng(3), compression=1.0)
+    for i in range(10):  # compressed at the size it was shrunk to
+        matches = [
+            q
+            for q in COMPRESSION_QUALITIES
+            if np.array_equal(both[i], compress(faces[i : i + 1], q, int(both_sizes[i]))[0])
+        ]
+        assert matches, i
+    # Without compression the draws are what they were before compression existed.
+    plain = degrade_at_random(faces[:50], 0.5, np.random.default_rng(9))
+    asked = degrade_at_random(faces[:50], 0.5, np.random.default_rng(9), compression=0.0)
+    np.testing.assert_array_equal(plain[0], asked[0])
+    with pytest.raises(InvalidInputError, match=r"compressed faces must be in \[0, 1\]"):
+        degrade_at_random(faces, 0.5, np.random.default_rng(0), compression=2.0)
+    with pytest.raises(InvalidInputError, match="at least one quality"):
+        degrade_at_random(faces, 0.5, np.random.default_rng(0), compression=0.5, qualities=())
+
+
 def _numbered(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Detailed float faces and one-hot targets, face i at target i."""
     faces = np.random.default_rng(2).random((n, 48, 48, 1), dtype=np.float32)
@@ -138,10 +210,22 @@ def test_low_resolution_batches_degrade_a_share_and_keep_faces_with_their_target
     assert not np.array_equal(batches[0][0], first), "a new epoch, new order and new draws"
 
 
-def test_low_resolution_batches_need_a_positive_share():
+def test_low_resolution_batches_need_a_share_to_change():
     faces, targets = _numbered(4)
-    with pytest.raises(InvalidInputError, match="share"):
+    with pytest.raises(InvalidInputError, match="both shares 0"):
         LowResBatches(ShuffledBatches(faces, targets, 2), 0.0)
+    with pytest.raises(InvalidInputError, match="compressed faces"):
+        LowResBatches(ShuffledBatches(faces, targets, 2), 0.5, compression=1.5)
+
+
+def test_low_resolution_batches_can_compress_faces_only():
+    faces, targets = _numbered(64)
+    batches = LowResBatches(ShuffledBatches(faces, targets, 64, seed=0), 0.0, compression=1.0)
+    batch, batch_targets = batches[0]
+    rows = batch_targets.argmax(axis=1)
+    assert not np.any(np.all(batch == faces[rows], axis=(1, 2, 3))), "every face compressed"
+    # Compressed at full size, not shrunk: far closer to the face than a 12 px view of it.
+    assert _error(batch, faces[rows]) < _error(degrade(faces[rows], 12), faces[rows])
 
 
 def test_degraded_views_keep_the_faces_first_then_degrade_every_face():

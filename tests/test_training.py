@@ -336,6 +336,16 @@ def test_training_input_degrades_after_mixup_and_only_when_asked():
     with pytest.raises(training.TrainSettingError, match="low-resolution share"):
         TrainConfig(".", ".", lowres=1.5).resolved()
 
+    compressed = TrainConfig(".", ".", batch_size=8, compression=0.3)
+    batches = training.training_input(compressed, faces, targets)["x"]
+    assert isinstance(batches, LowResBatches) and (batches.share, batches.compression) == (0, 0.3)
+    with pytest.raises(training.TrainSettingError, match="compressed share"):
+        TrainConfig(".", ".", compression=-0.1).resolved()
+    with pytest.raises(training.TrainSettingError, match="compression does not combine"):
+        TrainConfig(
+            ".", ".", lowres=1.0, teachers=["t"], teacher_views=2, compression=0.3
+        ).resolved()
+
     weighted = TrainConfig(".", ".", batch_size=8, lowres=1.0, lowres_sizes=(16, 16, 24))
     assert training.training_input(weighted, faces, targets)["x"].sizes == (16, 16, 24)
     for sizes in [(), (16, 48), (0,), (True,)]:

@@ -121,6 +121,14 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "default: %(default)s)",
     )
     parser.add_argument(
+        "--compress",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="JPEG-compress this share of the training faces (0-1) at a random quality, after "
+        "--lowres, as a camera's codec does; 0.3 is typical (default: 0, off)",
+    )
+    parser.add_argument(
         "--val-face-size",
         type=int,
         metavar="PX",
@@ -165,6 +173,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                 mixup=args.mixup,
                 lowres=args.lowres,
                 lowres_sizes=tuple(args.lowres_sizes),
+                compression=args.compress,
                 val_face_size=args.val_face_size,
                 resume=args.resume,
                 cache_dir=args.cache_dir,
