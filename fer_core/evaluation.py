@@ -22,6 +22,7 @@ from fer_core.calibration import (
     negative_log_likelihood,
 )
 from fer_core.classifier import TTA, EmotionClassifier, resolve_model_path
+from fer_core.codec import DEFAULT_CRF, check_crf, through_h264
 from fer_core.data import FerDataset, load_dataset, to_arrays
 from fer_core.errors import DatasetError, InvalidInputError
 from fer_core.labels import CLASSES
@@ -60,10 +61,14 @@ def accuracy_by_face_size(
     labels: np.ndarray,
     sizes: Sequence[int] = FACE_SIZES,
     full_size_probs: np.ndarray | None = None,
+    h264_crf: int | None = None,
 ) -> dict:
     """How well ``classifier`` reads ``images`` as faces ``sizes`` px wide would show them
     (``fer_core.lowres.degrade``: shrunk with area averaging, scaled back up bilinearly), beside
-    the full-size figure: what a room camera's small faces cost.
+    the full-size figure: what a room camera's small faces cost. With ``h264_crf`` every size,
+    the full one too, also goes through a 1080p H.264 stream at that CRF
+    (``fer_core.codec.through_h264``; ``images`` then uint8), as a camera's video delivers it,
+    and the report says ``"h264_crf"``.
 
     ``images``: (N, 48, 48) faces, ``labels`` their codes in ``classifier.classes`` order.
     Predictions take the model's default path (its own test-time views), as the headline
@@ -90,8 +95,12 @@ def accuracy_by_face_size(
         "n_images": len(images),
         "default_tta": classifier.default_tta,
     }
+    if h264_crf is not None:
+        report["h264_crf"] = h264_crf
     for size in report["sizes_px"]:
-        if size == IMAGE_SIZE and full_size_probs is not None:
+        if h264_crf is not None:
+            probs = classifier.predict_proba(through_h264(images, size, h264_crf))
+        elif size == IMAGE_SIZE and full_size_probs is not None:
             probs = full_size_probs
         else:
             probs = classifier.predict_proba(degrade(images, size))
@@ -114,6 +123,7 @@ def evaluate(
     labels: np.ndarray,
     tta: Sequence[TTA] = (),
     face_sizes: Sequence[int] = (),
+    h264_crf: int | None = None,
 ) -> dict:
     """Metrics of ``classifier`` on ``images`` as ``predict_proba`` gives them by default,
     plus each requested TTA beside them.
@@ -123,7 +133,8 @@ def evaluate(
     augmentation included; other views are reported under ``"tta"``, the single-view
     figure (``"none"``) always among them when the default path augments. ``face_sizes``
     adds ``"by_face_size"``, the same path's figures on smaller faces
-    (``accuracy_by_face_size``).
+    (``accuracy_by_face_size``), and with ``h264_crf`` ``"by_face_size_h264"``, the same sizes
+    through a 1080p H.264 stream at that CRF.
     """
     if len(images) == 0:
         raise ValueError("cannot evaluate on an empty set of images")
@@ -151,6 +162,10 @@ def evaluate(
         metrics["by_face_size"] = accuracy_by_face_size(
             classifier, images, labels, face_sizes, full_size_probs=probs
         )
+        if h264_crf is not None:
+            metrics["by_face_size_h264"] = accuracy_by_face_size(
+                classifier, images, labels, face_sizes, h264_crf=h264_crf
+            )
     return metrics
 
 
@@ -163,14 +178,18 @@ def evaluate_saved_model(
     cache_dir: str | os.PathLike[str] | None = None,
     offline_html: bool = False,
     face_sizes: Sequence[int] = FACE_SIZES,
+    h264_crf: int | None = DEFAULT_CRF,
 ) -> tuple[dict, dict[str, Path]]:
     """Load a model and a dataset split, score it, and write the report files.
 
     Reports go to ``out``, by default the model's own folder, so a shipped model keeps its
     figures beside it. ``metrics.json`` holds ``"by_face_size"`` (``accuracy_by_face_size``)
-    unless ``face_sizes`` is empty.
+    unless ``face_sizes`` is empty, and ``"by_face_size_h264"`` beside it unless ``h264_crf``
+    is None: the sizes as a room camera's 1080p H.264 stream delivers them.
     """
     _report_sizes(face_sizes)  # before loading anything
+    if h264_crf is not None:
+        check_crf(h264_crf)
     model_file = resolve_model_path(model)
     classifier = EmotionClassifier.load(model_file)
     dataset = load_dataset(data, cache_dir=cache_dir)
@@ -189,7 +208,9 @@ def evaluate_saved_model(
         raise DatasetError(f"{data} has classes {unknown} that model {model_file} does not know")
     # Codes in the model's own class order, whatever order its classes.json gives.
     labels = np.array([classifier.classes.index(label) for label in names])
-    metrics = evaluate(classifier, images, labels, tta=tta, face_sizes=face_sizes)
+    metrics = evaluate(
+        classifier, images, labels, tta=tta, face_sizes=face_sizes, h264_crf=h264_crf
+    )
     metrics["model"] = model_file.parent.name
     metrics["data"] = {"root": Path(data).name, "split": split, "layout": dataset.layout}
     paths = write_report(metrics, Path(out) if out else model_file.parent, offline_html)

@@ -10,6 +10,7 @@ import pytest
 
 from fer_core.catalog import LIVE_MODEL
 from fer_core.classifier import DEFAULT_MODEL, MODELS_DIR, EmotionClassifier
+from fer_core.codec import through_h264
 from fer_core.data import load_dataset, to_arrays
 from fer_core.errors import DatasetError, InvalidInputError
 from fer_core.evaluation import accuracy_by_face_size, classification_metrics, evaluate_saved_model
@@ -63,6 +64,11 @@ def test_evaluate_saved_model_writes_the_report(folder_dataset, tmp_path, cache_
     assert by_size["macro_f1"]["48"] == saved["macro_f1"]
     assert all(0 <= a <= 1 for a in by_size["accuracy"].values())
     assert by_size["n_images"] == 21 and by_size["default_tta"] == saved["default_tta"]
+    # The same sizes through a 1080p H.264 stream at ffmpeg's default quality, beside them.
+    coded = saved["by_face_size_h264"]
+    assert coded["h264_crf"] == 23 and "h264_crf" not in by_size
+    assert coded["sizes_px"] == by_size["sizes_px"] and coded["n_images"] == 21
+    assert all(0 <= a <= 1 for a in coded["accuracy"].values())
 
 
 def test_labels_are_matched_to_the_model_by_name(folder_dataset, tmp_path, cache_dir):
@@ -196,6 +202,13 @@ def test_accuracy_by_face_size_scores_the_degraded_faces():
     assert report["accuracy"]["12"] < 1.0, "a 12 px face is not the face the model saw"
     assert json.loads(json.dumps(report)) == report
 
+    coded = accuracy_by_face_size(classifier, faces, labels, sizes=(24,), h264_crf=35)
+    assert coded["h264_crf"] == 35 and coded["sizes_px"] == [48, 24]
+    for size in (48, 24):  # every size through the codec, the full one too
+        answers = classifier.predict_proba(through_h264(faces, size, 35)).argmax(axis=1)
+        assert coded["accuracy"][str(size)] == pytest.approx(np.mean(answers == labels))
+    assert coded["accuracy"]["48"] < 1.0, "the codec changed what the model read"
+
 
 @pytest.mark.parametrize(("sizes", "message"), [((0,), "outside 1-48"), ((64,), "outside 1-48")])
 def test_bad_face_sizes_are_named_before_anything_is_loaded(sizes, message, tmp_path):
@@ -229,12 +242,26 @@ def test_evaluate_script_prints_and_skips_the_face_sizes(
     saved = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert saved["by_face_size"]["sizes_px"] == [48, 16]
 
+    assert "through 1080p H.264 at CRF 23" in printed
+    assert saved["by_face_size_h264"]["sizes_px"] == [48, 16]
+
+    assert main([*common, "--out", str(tmp_path / "c"), "--face-sizes", "16", "--no-h264"]) == 0
+    assert "H.264" not in capsys.readouterr().out
+    assert "by_face_size_h264" not in json.loads((tmp_path / "c" / "metrics.json").read_text())
+    assert main([*common, "--out", str(tmp_path / "d"), "--face-sizes", "--h264-crf", "30"]) == 0
+    assert "by_face_size_h264" not in json.loads((tmp_path / "d" / "metrics.json").read_text())
+
     for skip in (["--face-sizes"], ["--no-face-sizes"]):
         out = tmp_path / skip[0]
         assert main([*common, "--out", str(out), *skip]) == 0
         assert "by face size" not in capsys.readouterr().out
-        assert "by_face_size" not in json.loads((out / "metrics.json").read_text())
+        saved = json.loads((out / "metrics.json").read_text())
+        assert "by_face_size" not in saved and "by_face_size_h264" not in saved
 
     with pytest.raises(SystemExit) as exit_info:
         main([*common, "--out", str(tmp_path / "b"), "--face-sizes", "0"])
     assert exit_info.value.code == 2 and "face size 0 px" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main([*common, "--out", str(tmp_path / "b"), "--h264-crf", "60"])
+    assert exit_info.value.code == 2 and "CRF is a whole number 0-51" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()

@@ -4,7 +4,9 @@ fer-core evaluate --model runs/vgg-small --data DIR [--tta flip tencrop]
 
 Beside the full-size figure it reports accuracy by face size: the faces shrunk to 12, 16, 24
 and 32 px and scaled back up to 48, as a small face in a room camera reaches the classifier
-(metrics.json's "by_face_size"; --face-sizes chooses the sizes, --no-face-sizes skips them).
+(metrics.json's "by_face_size"; --face-sizes chooses the sizes, --no-face-sizes skips them),
+and the same sizes as a room camera's video delivers them: through a 1080p H.264 stream at
+ffmpeg's default quality ("by_face_size_h264"; --h264-crf sets the quality, --no-h264 skips).
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from fer_core.cli import quiet
 
 def face_size_table(report: dict) -> str:
     """``accuracy_by_face_size``'s figures as a small text table, one row per size."""
-    lines = ["by face size (shrunk to N px and scaled back to 48):", "  face   accuracy  macro F1"]
+    title = "by face size (shrunk to N px and scaled back to 48)"
+    if "h264_crf" in report:
+        title += f", through 1080p H.264 at CRF {report['h264_crf']}"
+    lines = [f"{title}:", "  face   accuracy  macro F1"]
     for size in report["sizes_px"]:
         key = str(size)
         lines.append(
@@ -26,6 +31,7 @@ def face_size_table(report: dict) -> str:
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    from fer_core.codec import DEFAULT_CRF
     from fer_core.lowres import FACE_SIZES
 
     parser = argparse.ArgumentParser(
@@ -64,6 +70,21 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         const=[],
         help="skip the accuracy by face size",
     )
+    parser.add_argument(
+        "--h264-crf",
+        type=int,
+        default=DEFAULT_CRF,
+        metavar="CRF",
+        help="also score the face sizes through a 1080p H.264 stream at this CRF (0-51, lower "
+        "is better; default: %(default)s, ffmpeg's)",
+    )
+    parser.add_argument(
+        "--no-h264",
+        dest="h264_crf",
+        action="store_const",
+        const=None,
+        help="skip the face sizes through H.264",
+    )
     parser.add_argument("--out", help="report folder (default: the model's folder)")
     parser.add_argument("--cache-dir", help="where decoded datasets are cached")
     parser.add_argument(
@@ -91,6 +112,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             args.cache_dir,
             args.offline_html,
             face_sizes=args.face_sizes,
+            h264_crf=args.h264_crf,
         )
     except FerCoreError as error:
         parser.exit(2, f"error: {error}\n")
@@ -102,8 +124,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     for mode, scores in metrics["tta"].items():
         view = "single view" if mode == "none" else f"with {mode} TTA"
         print(f"  {view}: accuracy {scores['accuracy']:.4f}  macro F1 {scores['macro_f1']:.4f}")
-    if "by_face_size" in metrics:
-        print(face_size_table(metrics["by_face_size"]))
+    for key in ("by_face_size", "by_face_size_h264"):
+        if key in metrics:
+            print(face_size_table(metrics[key]))
     for path in paths.values():
         print(f"wrote {path}")
     return 0
