@@ -2,13 +2,13 @@
 a 1080p frame, decoded and cut out again.
 
 A room camera compresses every frame before anything reads it, and the fewer pixels a face
-holds, the more of its detail the codec's 16 px blocks replace. ``through_h264`` measures
-that: it tiles the faces edge to edge into 1080p frames (a crowd much denser than a room, so
-each block holds parts of several faces, as a small face's block holds its neighbours'),
-encodes each frame on its own (an intra frame, the stream's worst-kept; later frames of a
-still room borrow from it) with libx264 at a CRF, decodes it and scales each face back up to
-its size. ffmpeg's default CRF, 23, is what a recording or a moderate-bitrate stream looks
-like; IP cameras streaming 1080p at 2-4 Mbit/s land around 23-28.
+holds, the more of its detail the codec's blocks replace. ``through_h264`` measures that: it
+tiles the faces edge to edge into 1080p frames (a crowd much denser than a room, so each
+block holds parts of several faces, as a small face's block holds its neighbours'), encodes
+each frame as a stream of its own (one intra frame: a stream's key frame, which the frames
+after it in a still room borrow from) with libx264 at a CRF, decodes it and scales each face
+back up to its size. CRF 23 is ffmpeg's default; each 5 more roughly halves the bitrate.
+The luma plane goes in and comes out as it is: no colour conversion adds its own rounding.
 """
 
 from __future__ import annotations
@@ -92,26 +92,25 @@ def _cut(plane: np.ndarray, size: int, rows: int, cols: int) -> np.ndarray:
 
 
 def _encode_decode(planes: list[np.ndarray], crf: int) -> list[np.ndarray]:
-    """Each luma plane through libx264 as an intra frame at ``crf`` and back (grey chroma)."""
+    """Each luma plane (grey chroma) through libx264 at ``crf`` as a stream of its own, and
+    back: every frame gets the quality CRF gives one picture, whatever came before it (in one
+    stream, x264's rate control spent fewer bits on each dense frame after the first)."""
     height, width = FRAME_SHAPE
-    encoder = av.CodecContext.create("libx264", "w")
-    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
-    encoder.time_base = Fraction(1, 30)
-    encoder.options = {"crf": str(crf), "preset": "medium", "x264-params": "keyint=1"}
-    decoder = av.CodecContext.create("h264", "r")
     chroma = np.full((height // 2, width), _NEUTRAL, np.uint8)
-    decoded: list[np.ndarray] = []
-
-    def take(packets) -> None:
-        for packet in packets:
-            decoded.extend(f.to_ndarray(format="yuv420p")[:height] for f in decoder.decode(packet))
-
-    for index, plane in enumerate(planes):
+    decoded = []
+    for plane in planes:
+        encoder = av.CodecContext.create("libx264", "w")
+        encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
+        encoder.time_base = Fraction(1, 30)
+        # zerolatency (no lookahead, no B-frames), as a live stream is encoded: with a
+        # lookahead, a one-frame stream's frame got far fewer bits than a stream's frames do.
+        encoder.options = {"crf": str(crf), "preset": "medium", "tune": "zerolatency"}
         frame = av.VideoFrame.from_ndarray(np.concatenate([plane, chroma]), format="yuv420p")
-        frame.pts = index
-        take(encoder.encode(frame))
-    take(encoder.encode(None))
-    decoded.extend(f.to_ndarray(format="yuv420p")[:height] for f in decoder.decode(None))
-    if len(decoded) != len(planes):
-        raise RuntimeError(f"H.264 gave back {len(decoded)} frames of {len(planes)}")
+        frame.pts = 0
+        packets = [*encoder.encode(frame), *encoder.encode(None)]
+        decoder = av.CodecContext.create("h264", "r")
+        frames = [f for packet in [*packets, None] for f in decoder.decode(packet)]
+        if len(frames) != 1:
+            raise RuntimeError(f"H.264 gave back {len(frames)} frames for one")
+        decoded.append(frames[0].to_ndarray(format="yuv420p")[:height])
     return decoded
