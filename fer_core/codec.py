@@ -7,7 +7,7 @@ tiles the faces edge to edge into 1080p frames (a crowd much denser than a room,
 block holds parts of several faces, as a small face's block holds its neighbours'), encodes
 each frame as a stream of its own (one intra frame: a stream's key frame, which the frames
 after it in a still room borrow from) with libx264 at a CRF, decodes it and scales each face
-back up to its size. CRF 23 is ffmpeg's default; each 5 more roughly halves the bitrate.
+back up to its size. CRF 23 is ffmpeg's default; each 6 more roughly halves the bitrate.
 The luma plane goes in and comes out as it is: no colour conversion adds its own rounding.
 """
 
@@ -16,11 +16,10 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
-import cv2
 import numpy as np
 
 from fer_core.errors import InvalidInputError
-from fer_core.lowres import check_face_size
+from fer_core.lowres import check_face_size, enlarge, shrink
 
 #: ffmpeg's default quality for libx264: a moderate-bitrate recording or stream.
 DEFAULT_CRF = 23
@@ -40,9 +39,7 @@ def through_h264(faces: np.ndarray, size: int, crf: int = DEFAULT_CRF) -> np.nda
     check_crf(crf)
     if len(faces) == 0:
         return faces.copy()
-    small = faces
-    if size != side:
-        small = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in faces])
+    small = shrink(faces, size)
     rows, cols = FRAME_SHAPE[0] // size, FRAME_SHAPE[1] // size
     frames = [
         _tiled(small[start : start + rows * cols], rows, cols)
@@ -50,9 +47,7 @@ def through_h264(faces: np.ndarray, size: int, crf: int = DEFAULT_CRF) -> np.nda
     ]
     decoded = _encode_decode(frames, int(crf))
     out = np.concatenate([_cut(frame, size, rows, cols) for frame in decoded])[: len(faces)]
-    if size != side:
-        out = np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_LINEAR) for f in out])
-    return out
+    return enlarge(out, side)
 
 
 def check_crf(crf: int) -> None:

@@ -50,6 +50,27 @@ def degrade(faces: np.ndarray, size: int) -> np.ndarray:
     return np.stack([_degrade_one(face, size) for face in faces])
 
 
+def shrink(faces: np.ndarray, size: int) -> np.ndarray:
+    """``faces`` shrunk to ``size`` x ``size`` px by area averaging, as a camera's sensor
+    gathers a face that spans ``size`` pixels: the first half of ``degrade``, for whatever
+    acts on the face at that size (a codec) before ``enlarge`` scales it back up."""
+    _check_faces(faces)
+    check_face_size(size, faces.shape[1])
+    return _resized_all(faces, size, cv2.INTER_AREA)
+
+
+def enlarge(faces: np.ndarray, side: int) -> np.ndarray:
+    """``faces`` scaled up bilinearly to ``side`` x ``side`` px, as a small face's crop is
+    resized to the classifier's input: the second half of ``degrade``."""
+    _check_faces(faces)
+    if isinstance(side, bool) or not isinstance(side, int | np.integer) or side < faces.shape[1]:
+        raise InvalidInputError(
+            f"faces of {faces.shape[1]} px are enlarged to a whole number of pixels at least "
+            f"that large, got {side!r}"
+        )
+    return _resized_all(faces, int(side), cv2.INTER_LINEAR)
+
+
 def check_face_size(size: int, side: int) -> None:
     """Raise ``InvalidInputError`` unless ``size`` is a whole number of pixels in 1..``side``."""
     if isinstance(size, bool) or not isinstance(size, int | np.integer):
@@ -252,14 +273,26 @@ def _check_codec_input(faces: np.ndarray) -> None:
 
 
 def _degrade_one(face: np.ndarray, size: int, quality: int | None = None) -> np.ndarray:
-    side = face.shape[0]
-    small = face if size == side else cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
+    small = _resized(face, size, cv2.INTER_AREA)
     if quality is not None:
         small = _jpeg(small, quality)
-    if size != side:
-        small = cv2.resize(small, (side, side), interpolation=cv2.INTER_LINEAR)
+    return _resized(small, face.shape[0], cv2.INTER_LINEAR)
+
+
+def _resized_all(faces: np.ndarray, size: int, interpolation: int) -> np.ndarray:
+    out = np.empty((len(faces), size, size, *faces.shape[3:]), faces.dtype)
+    for i, face in enumerate(faces):
+        out[i] = _resized(face, size, interpolation)
+    return out
+
+
+def _resized(face: np.ndarray, size: int, interpolation: int) -> np.ndarray:
+    """One square face at ``size`` px (itself, unchanged, at its own size)."""
+    if face.shape[0] == size:
+        return face
     # cv2 drops a single channel axis; the reshape puts it back.
-    return small.reshape(face.shape)
+    resized = cv2.resize(face, (size, size), interpolation=interpolation)
+    return resized.reshape(size, size, *face.shape[2:])
 
 
 def _jpeg(face: np.ndarray, quality: int) -> np.ndarray:

@@ -14,6 +14,8 @@ from fer_core.lowres import (
     degrade,
     degrade_at_random,
     degraded_views,
+    enlarge,
+    shrink,
 )
 
 
@@ -87,6 +89,28 @@ def test_bad_faces_are_named():
         degrade(np.zeros((48, 48), np.uint8), 12)
     with pytest.raises(InvalidInputError, match="float16"):
         degrade(np.zeros((1, 48, 48), np.float16), 12)
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [((3, 48, 48), np.uint8), ((2, 48, 48, 1), np.float32), ((0, 48, 48), np.uint8)],
+)
+def test_shrink_then_enlarge_is_degrade_in_two_halves(shape, dtype):
+    faces = np.resize(_detailed_faces(), shape).astype(dtype)
+    small = shrink(faces, 16)
+    assert small.shape == (shape[0], 16, 16, *shape[3:]) and small.dtype == dtype
+    np.testing.assert_array_equal(enlarge(small, 48), degrade(faces, 16))
+    # Each small pixel is the mean of the 3 x 3 block it stands for.
+    if len(faces):
+        block = faces[0, :3, :3].astype(np.float64).mean()
+        assert abs(float(small[0, 0, 0].squeeze()) - block) <= 0.5 + 1e-6
+    np.testing.assert_array_equal(shrink(faces, 48), faces)
+
+
+@pytest.mark.parametrize("side", [8, 11, 24.0, True])
+def test_enlarging_to_a_smaller_or_odd_side_is_named(side):
+    with pytest.raises(InvalidInputError, match="enlarged to a whole number"):
+        enlarge(np.zeros((1, 12, 12), np.uint8), side)
 
 
 def test_about_the_share_asked_for_is_degraded_each_to_a_listed_size():
