@@ -102,6 +102,11 @@ def _stream(monitor: LiveWorker, until: Callable[[], bool]) -> None:
         time.sleep(0.1)
 
 
+def _warning(app: AppTest, start: str) -> str | None:
+    """The page's warning that starts with ``start``, if it shows one."""
+    return next((w.value for w in app.warning if w.value.startswith(start)), None)
+
+
 def _analyze_upload(app: AppTest, video: bytes) -> AppTest:
     _open(app, "video")
     app.file_uploader[0].set_value(("talk.mp4", video, "video/mp4"))
@@ -172,9 +177,18 @@ def test_live_page_shows_what_the_worker_analyzed_and_a_worker_death(app):
         _until(lambda: monitor.status == "failed", "the worker's death to be noticed")
         app.run()
         assert not app.exception, app.exception
-        assert app.error[0].value.startswith("The analysis stopped: the fer-live-worker process")
-        assert "SIGKILL" in app.error[0].value and "START" in app.error[0].value
+        stopped = _warning(app, "The analysis stopped")
+        assert stopped.startswith("The analysis stopped: the fer-live-worker process")
+        assert "SIGKILL" in stopped and "Restarting it in" in stopped
         assert int(_metrics(app)["Frames analyzed"]) >= 3  # what was analyzed stays shown
+        # The stream's next frames bring a fresh worker; the page says it restarted.
+        _until(lambda: monitor.restart_in_s == 0, "the restart to fall due")
+        monitor.callback(av.VideoFrame.from_ndarray(scene(0, 2, 480, 270, 96), format="bgr24"))
+        assert monitor.restarts == 1 and monitor.status == "starting"
+        _stream(monitor, lambda: monitor.status == "running")
+        app.run()
+        assert not app.error and _warning(app, "The analysis stopped") is None
+        assert any("restarted 1x" in caption.value for caption in app.caption)
 
 
 class FakeWebrtc:

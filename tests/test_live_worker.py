@@ -18,13 +18,13 @@ import av
 import numpy as np
 import pytest
 
-from fer_core.cameras import analysis
 from fer_core.cameras.analysis import CameraWorker, EventCamera
 from fer_core.cameras.frames import Frame
 from fer_core.detection import HaarFaceDetector, make_detector
 from fer_core.labels import CLASSES
 from fer_core.synthetic import Walker, people_scene, scene
 from fer_core.workers import LiveWorker
+from fer_core.workers import live as live_worker
 
 DEADLINE_S = 300  # loading TensorFlow and the model on two shared cores can be slow
 CAMERA_FPS = 30
@@ -54,8 +54,15 @@ def _until(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.05)
 
 
-def _stream(worker: LiveWorker, clock: FakeClock, until: Callable[[], bool], what: str):
-    """Feed camera-paced frames until ``until()``; the last frame in and what came back."""
+def _stream(
+    worker: LiveWorker,
+    clock: FakeClock,
+    until: Callable[[], bool],
+    what: str,
+    failing_is_fine: bool = False,
+):
+    """Feed camera-paced frames until ``until()``; the last frame in and what came back.
+    A failed worker ends the test unless ``failing_is_fine`` (it is to be revived)."""
     deadline = time.monotonic() + DEADLINE_S
     index = 0
     while True:
@@ -63,7 +70,7 @@ def _stream(worker: LiveWorker, clock: FakeClock, until: Callable[[], bool], wha
         out = worker.callback(frame)
         if until():
             return frame, out
-        assert worker.status != "failed", worker.error
+        assert failing_is_fine or worker.status != "failed", worker.error
         assert time.monotonic() < deadline, f"still waiting for {what} after {DEADLINE_S} s"
         index += 1
         clock.now += 1 / CAMERA_FPS
@@ -276,6 +283,41 @@ def test_a_restarted_worker_carries_the_stream_on_and_numbers_its_people_after()
         assert set(faces["track_id"]) == {1, 2}
 
 
+def test_a_stream_revives_its_dead_worker_by_itself_and_a_closed_one_stays_closed(monkeypatch):
+    monkeypatch.setattr(live_worker, "RESTART_WAITS_S", (0.5, 1.0))
+    clock = FakeClock()
+    worker = LiveWorker({"smoothing_s": 0}, clock=clock, restart_dead=True)
+    with worker:
+        _stream(worker, clock, lambda: worker.snapshot().faces_in_view == 1, "a person")
+        os.kill(worker.pid, signal.SIGKILL)
+        _until(lambda: worker.status == "failed", "the death to be noticed")
+        # The death sets the wait; the first frame after it restarts the worker.
+        assert 0 < worker.restart_in_s <= 0.5
+        assert not worker.revive(time.monotonic()) and worker.status == "failed"
+        _stream(worker, clock, lambda: _people(worker) == [2], "person #2", failing_is_fine=True)
+        assert worker.restarts == 1 and worker.restart_in_s is None
+        assert worker.snapshot().faces_seen == 2
+        # A second death in a row waits longer.
+        os.kill(worker.pid, signal.SIGKILL)
+        _until(lambda: worker.status == "failed", "the second death to be noticed")
+        assert 0.5 < worker.restart_in_s <= 1.0
+    # Closed (STOP) while dead: frames still arriving restart nothing.
+    assert worker.restart_in_s is None
+    time.sleep(1.2)
+    for index in range(5):
+        worker.callback(_frame(index / CAMERA_FPS))
+    assert worker.pid is None and worker.restarts == 1 and worker.status == "failed"
+
+
+def test_a_worker_that_cannot_build_its_analyzer_is_not_revived():
+    with LiveWorker({"detector": "none-such"}, restart_dead=True) as worker:
+        _until(lambda: worker.status == "failed", "the bad detector to fail the worker")
+        for index in range(3):
+            worker.callback(_frame(index / CAMERA_FPS))
+            assert not worker.revive(time.monotonic() + 3600)
+        assert worker.restarts == 0 and worker.restart_in_s is None
+
+
 class SceneCamera:
     """Stands in for a ``CameraSource``: the moving face, 15 frames a second, connected."""
 
@@ -303,7 +345,7 @@ class SceneCamera:
 
 
 def test_an_event_camera_restarts_a_worker_that_died_and_not_one_that_cannot_start(monkeypatch):
-    monkeypatch.setattr(analysis, "RESTART_WAITS_S", (0.5,))
+    monkeypatch.setattr(live_worker, "RESTART_WAITS_S", (0.5,))
     camera = EventCamera(1, SceneCamera(), CameraWorker(time.time(), {"smoothing_s": 0}), 0.0)
     broken = EventCamera(2, SceneCamera(), CameraWorker(time.time(), {"detector": "none-such"}), 0)
     camera.start()

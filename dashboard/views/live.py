@@ -35,7 +35,8 @@ if streaming:
 if not streaming and state.get("live_settings") != settings:
     if "live_monitor" in state:
         state["live_monitor"].close()
-    state["live_monitor"] = LiveWorker(settings.analyzer_options())
+    # A worker that dies mid-stream (memory, a native crash) is restarted by the stream itself.
+    state["live_monitor"] = LiveWorker(settings.analyzer_options(), restart_dead=True)
     state["live_settings"] = settings
 monitor: LiveWorker = state["live_monitor"]
 monitor.blur = blur
@@ -118,9 +119,15 @@ with video, st.form("next_segment", clear_on_submit=True, border=False):
 
 @st.fragment(run_every=1.0)
 def live_figures() -> None:
-    if monitor.status == "failed":
+    restart_in_s = monitor.restart_in_s
+    if monitor.status == "failed" and restart_in_s is not None:
+        stopped = mask_credentials(monitor.error)
+        st.warning(f"The analysis stopped: {stopped}. Restarting it in {restart_in_s:.0f} s.")
+    elif monitor.status == "failed":
         stopped = mask_credentials(monitor.error)
         st.error(f"The analysis stopped: {stopped}. Press STOP, then START to restart it.")
+    elif monitor.restarts:
+        st.caption(f"The analysis restarted {monitor.restarts}x after its worker died.")
     elif monitor.status == "starting":
         st.info("Loading the emotion model; the video shows unanalyzed until it is ready.")
     if monitor.skipped:

@@ -16,7 +16,6 @@ from a frame's capture to its analysis coming back, under whatever load the mach
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import deque
@@ -34,15 +33,9 @@ from fer_core.live import LiveRecord
 from fer_core.sessions import CameraGap
 from fer_core.workers import LiveWorker
 
-log = logging.getLogger(__name__)
-
 RECENT_S = 10.0  # latency and analyzed frames per second are measured over this last stretch
 STALE_S = 2.0  # a camera analyzed longer ago than this has no faces "in view now"
 PUMP_WAIT_S = 0.5  # how long the pump waits for a frame before it looks whether to stop
-#: Seconds before restarting a worker that died, by deaths in a row (the last repeats): a
-#: crash that comes back at once costs a model load a minute, not a busy loop.
-RESTART_WAITS_S = (2.0, 10.0, 60.0)
-STEADY_S = 300.0  # a worker that ran this long before dying starts the waits afresh
 
 
 @dataclass(frozen=True)
@@ -101,7 +94,8 @@ class CameraRecord(LiveRecord):
 
 
 class CameraWorker(LiveWorker):
-    """A ``LiveWorker`` that records into a ``CameraRecord`` on the event's clock."""
+    """A ``LiveWorker`` that records into a ``CameraRecord`` on the event's clock; an event
+    runs unattended, so a worker that dies is restarted by default."""
 
     record: CameraRecord
 
@@ -111,8 +105,10 @@ class CameraWorker(LiveWorker):
         analyzer_options: Mapping[str, Any] | None = None,
         blur: bool = False,
         history_s: float = 600.0,
+        name: str = "camera",
+        restart_dead: bool = True,
     ) -> None:
-        super().__init__(analyzer_options, blur, history_s)
+        super().__init__(analyzer_options, blur, history_s, restart_dead=restart_dead, name=name)
         self.record = CameraRecord(origin, history_s)
 
 
@@ -160,10 +156,6 @@ class EventCamera:
         self._lock = threading.Lock()  # start and stop, which the event may call at once
         self._stopping = threading.Event()
         self._pump: threading.Thread | None = None
-        self.restarts = 0
-        self._deaths = 0  # in a row: each lengthens the wait before the next restart
-        self._running_since: float | None = None
-        self._restart_at: float | None = None
 
     @property
     def record(self) -> CameraRecord:
@@ -172,6 +164,11 @@ class EventCamera:
     @property
     def name(self) -> str:
         return self.source.name
+
+    @property
+    def restarts(self) -> int:
+        """Times its analysis worker died and was restarted."""
+        return self.worker.restarts
 
     def start(self) -> None:
         """Start the worker (it loads the model meanwhile), the camera and the pump; once
@@ -233,7 +230,7 @@ class EventCamera:
     def _run(self) -> None:
         """The pump: the newest frame to the worker, the annotated one back as the preview."""
         while not self._stopping.is_set():
-            self._revive(time.monotonic())
+            self.worker.revive()
             frame = self.source.latest(wait_s=PUMP_WAIT_S)
             if frame is None:
                 if self.source.status == "failed":  # nothing more will come: free the model
@@ -243,29 +240,3 @@ class EventCamera:
             given = av.VideoFrame.from_ndarray(frame.image, format="bgr24")
             shown = self.worker.callback(given, at=frame.captured_at - self.record.origin)
             self._preview = frame.image if shown is given else shown.to_ndarray(format="bgr24")
-
-    def _revive(self, now: float) -> None:
-        """Restart the analysis worker once its wait is over if it died while running."""
-        status = self.worker.status
-        if status == "running":
-            if self._running_since is None:
-                self._running_since = now
-            elif now - self._running_since >= STEADY_S:
-                self._deaths = 0
-            return
-        if status != "failed" or not self.worker.ran:
-            return
-        if self._restart_at is None:
-            wait = RESTART_WAITS_S[min(self._deaths, len(RESTART_WAITS_S) - 1)]
-            self._deaths += 1
-            self._restart_at, self._running_since = now + wait, None
-            log.warning(
-                "camera %s: analysis worker failed (%s); restarting in %.0f s",
-                self.name,
-                self.worker.error,
-                wait,
-            )
-        elif now >= self._restart_at:
-            self._restart_at = None
-            self.restarts += 1
-            self.worker.restart()

@@ -276,7 +276,13 @@ class Event:
 
     def _open(self, camera_id: int, source: CameraSource, added_s: float) -> None:
         """Store the camera with the session and start it."""
-        worker = CameraWorker(self._origin, self.analyzer_options, self.blur, self.history_s)
+        worker = CameraWorker(
+            self._origin,
+            self.analyzer_options,
+            self.blur,
+            self.history_s,
+            name=f"camera {source.name}",
+        )
         camera = EventCamera(camera_id, source, worker, added_s)
         self.store.add_camera(self._session_id, camera_id, source.name, source.kind, added_s)
         with self._lock:

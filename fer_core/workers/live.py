@@ -19,11 +19,16 @@ model's own order. The worker starts with ``start`` (a new stream) and ends with
 (the stream stopped), on a dropped ``LiveWorker``, or when the calling process exits. After a
 worker died, ``restart`` carries the same stream on with a fresh one: the record goes on, and
 the new worker's people are numbered after the old one's, so no two people share an id.
+With ``restart_dead`` a worker that dies after it ran (killed for memory, a crash in a native
+library) is restarted that way by itself: its death sets a wait (``restart_in_s``; longer after
+each death in a row), and the first frame given to ``callback`` after it (or a ``revive`` call)
+restarts it. A worker that could not build its analyzer is not: it would fail the same way.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 import traceback
@@ -47,6 +52,8 @@ from fer_core.workers.process import WorkerError, WorkerProcess
 #: face large enough to recognise is large enough for it, and it costs a few tens of ms.
 QUICK_SEARCH = "centerface-native"
 
+log = logging.getLogger(__name__)
+
 Status = Literal["stopped", "starting", "running", "failed"]
 #: A frame the analyzer raises on is skipped (an odd frame must not end a stream's analysis);
 #: this many in a row mean something is broken, and the worker fails with the reason.
@@ -54,13 +61,19 @@ MAX_FAILED_FRAMES = 10
 # With blur on and no boxes to blur by, the frame is shown as this many cells across its
 # shorter side, smoothed: 24 px cells still let OpenCV's Haar cascade find an 80 px face.
 BLUR_WHOLE_CELLS = 8
+#: Seconds before restarting a worker that died, by deaths in a row (the last repeats): a
+#: crash that comes back at once costs a model load a minute, not a busy loop.
+RESTART_WAITS_S = (2.0, 10.0, 60.0)
+STEADY_S = 300.0  # a worker that ran this long before dying starts the waits afresh
 
 
 class LiveWorker(RecordedStream):
     """The surface of ``fer_core.live.LiveMonitor``, with the analyzer in a worker process.
 
     ``analyzer_options`` are ``FrameAnalyzer``'s keyword arguments (``classifier`` as a model
-    name). Nothing starts until ``start``; as a context manager it starts and closes.
+    name). Nothing starts until ``start``; as a context manager it starts and closes. With
+    ``restart_dead`` a worker that died is restarted (see the module); ``name`` says which
+    stream in the log.
     """
 
     def __init__(
@@ -70,12 +83,24 @@ class LiveWorker(RecordedStream):
         history_s: float = 600.0,
         bucket_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        restart_dead: bool = False,
+        name: str = "live stream",
     ) -> None:
         self.analyzer_options = dict(analyzer_options or {})
         self.blur = blur  # read per frame, so the page can toggle it mid-stream
+        self.restart_dead = restart_dead
+        self.name = name
+        self.restarts = 0  # workers that died and were restarted, since ``start``
         self.record = LiveRecord(CLASSES, history_s, bucket_s, clock)
         self._annotator = FaceAnnotator()
+        # start, close and restart one at a time: a stream closed while its dead worker is
+        # being revived stays closed.
+        self._lifecycle = threading.Lock()
+        self._open = False  # from start (or restart) to close: a dead worker may be revived
         self._lock = threading.Lock()  # guards everything below
+        self._deaths = 0  # in a row: each lengthens the wait before the next restart
+        self._running_since: float | None = None  # time.monotonic() the worker got ready
+        self._restart_at: float | None = None  # time.monotonic() of the next restart
         self._worker: WorkerProcess | None = None
         self._listener: threading.Thread | None = None
         self._finalizer: weakref.finalize | None = None
@@ -130,6 +155,12 @@ class LiveWorker(RecordedStream):
         return self._ran
 
     @property
+    def restart_in_s(self) -> float | None:
+        """Seconds until ``revive`` restarts the dead worker; None when no restart is due."""
+        at = self._restart_at
+        return None if at is None else max(at - time.monotonic(), 0.0)
+
+    @property
     def pid(self) -> int | None:
         """The worker process's id while one runs."""
         worker = self._worker
@@ -140,20 +171,45 @@ class LiveWorker(RecordedStream):
 
         The worker loads the model first; until then frames pass through unanalyzed.
         """
-        self.close()
-        with self._lock:
-            self.record.reset()
-            self._forget_people()
-            self._skipped, self._frame_error = 0, None
-        self._spawn()
+        with self._lifecycle:
+            self._stop_worker()
+            with self._lock:
+                self.record.reset()
+                self._forget_people()
+                self._skipped, self._frame_error = 0, None
+                self.restarts = self._deaths = 0
+                self._running_since = self._restart_at = None
+            self._open = True
+            self._spawn()
 
     def restart(self) -> None:
         """The same stream with a fresh worker (after the last one died): the record goes on,
         people found from now on get ids after every id recorded, and the count of people
         seen goes on from the old worker's. Its tracks and smoothing start afresh."""
-        self.close()
+        with self._lifecycle:
+            self._restart()
+
+    def revive(self, now: float | None = None) -> bool:
+        """Restart the dead worker if a restart is due by ``now`` (``time.monotonic()``'s);
+        True when it did. ``callback`` calls it with ``restart_dead``."""
+        if self._restart_at is None:  # every frame asks: answer without a lock
+            return False
+        now = time.monotonic() if now is None else now
+        with self._lifecycle:
+            with self._lock:
+                due = self._open and self._restart_at is not None and now >= self._restart_at
+                if not due:
+                    return False
+                self.restarts += 1
+            self._restart()
+            return True
+
+    def _restart(self) -> None:
+        self._stop_worker()
         with self._lock:
             self._id_offset, self._seen_offset = self._top_id, self._seen
+            self._restart_at = None
+        self._open = True
         self._spawn()
 
     def _forget_people(self) -> None:
@@ -177,7 +233,15 @@ class LiveWorker(RecordedStream):
         listener.start()
 
     def close(self) -> None:
-        """Stop the worker and reap it; the record stays readable for the summary."""
+        """Stop the worker and reap it (and restart no dead one); the record stays readable
+        for the summary."""
+        with self._lifecycle:
+            self._open = False
+            with self._lock:
+                self._restart_at = None
+            self._stop_worker()
+
+    def _stop_worker(self) -> None:
         with self._lock:
             worker, listener = self._worker, self._listener
             self._worker = self._listener = None
@@ -196,6 +260,8 @@ class LiveWorker(RecordedStream):
         """streamlit-webrtc's ``video_frame_callback``; never waits for the model. ``at`` is
         the frame's time on the record's clock (default: now, by ``record.elapsed()``), for a
         source that knows when its frame was captured."""
+        if self.restart_dead:
+            self.revive()
         image = frame.to_ndarray(format="bgr24")
         blur = self.blur
         offered = self._offer(image, blur, at)
@@ -263,6 +329,7 @@ class LiveWorker(RecordedStream):
             kind = message[0]
             if kind == "ready":
                 self._status, self._ran = "running", True
+                self._running_since = time.monotonic()
                 return
             if kind == "failed":
                 self._fail(message[1])
@@ -317,6 +384,21 @@ class LiveWorker(RecordedStream):
         self._status, self._error = "failed", error
         self._busy, self._waiting = False, None
         self._cover = self._carried = None
+        if self.restart_dead and self._open and self._ran:
+            self._schedule_restart()
+
+    def _schedule_restart(self) -> None:
+        """After a death, the wait before the restart: longer for each death in a row, where
+        a worker that ran ``STEADY_S`` before it died starts the count afresh."""
+        now = time.monotonic()
+        if self._running_since is not None and now - self._running_since >= STEADY_S:
+            self._deaths = 0
+        wait = RESTART_WAITS_S[min(self._deaths, len(RESTART_WAITS_S) - 1)]
+        self._deaths += 1
+        self._restart_at, self._running_since = now + wait, None
+        log.warning(
+            "%s: analysis worker failed (%s); restarting in %.0f s", self.name, self._error, wait
+        )
 
 
 def _blur_whole(image: np.ndarray) -> np.ndarray:
