@@ -43,11 +43,7 @@ def degrade(faces: np.ndarray, size: int) -> np.ndarray:
     ``faces``: (N, S, S) or (N, S, S, C) uint8, uint16 or float images; the result has the
     same shape and dtype. ``size`` is 1 to S; S itself returns an unchanged copy.
     """
-    _check_faces(faces)
-    check_face_size(size, faces.shape[1])
-    if size == faces.shape[1] or len(faces) == 0:
-        return faces.copy()
-    return np.stack([_degrade_one(face, size) for face in faces])
+    return enlarge(shrink(faces, size), faces.shape[1])
 
 
 def shrink(faces: np.ndarray, size: int) -> np.ndarray:

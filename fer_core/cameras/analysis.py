@@ -230,7 +230,6 @@ class EventCamera:
     def _run(self) -> None:
         """The pump: the newest frame to the worker, the annotated one back as the preview."""
         while not self._stopping.is_set():
-            self.worker.revive()
             frame = self.source.latest(wait_s=PUMP_WAIT_S)
             if frame is None:
                 if self.source.status == "failed":  # nothing more will come: free the model
