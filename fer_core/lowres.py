@@ -93,7 +93,8 @@ def compress(faces: np.ndarray, quality: int, size: int | None = None) -> np.nda
     check_face_size(size, faces.shape[1])
     if len(faces) == 0:
         return faces.copy()
-    return np.stack([_degrade_one(face, size, quality) for face in faces])
+    coded = np.stack([_jpeg(face, quality) for face in shrink(faces, size)])
+    return enlarge(coded, faces.shape[1])
 
 
 def check_quality(quality: int) -> None:

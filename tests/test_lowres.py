@@ -154,6 +154,10 @@ def test_compression_loses_more_the_lower_the_quality_and_the_smaller_the_face()
     colour = np.repeat(faces[..., None], 3, axis=3)
     assert compress(colour, 60).shape == colour.shape
     assert compress(faces[:0], 60).shape == (0, 48, 48)
+    # The codec sits between degrade's two halves: it resizes a face as degrade does.
+    shrunk = shrink(faces, 24)
+    by_halves = enlarge(np.stack([compress(shrunk[i : i + 1], 60)[0] for i in range(4)]), 48)
+    np.testing.assert_array_equal(small, by_halves)
 
 
 @pytest.mark.parametrize(
