@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import closing
 
 from fer_core.cli import quiet
+from fer_core.cli.options import add_model_option, add_output_folder_option, exits_on_error
 
 
 def _sample_fps(text: str) -> float:
@@ -33,9 +35,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video files or folders")
-    parser.add_argument(
-        "--out", required=True, metavar="DIR", help="output folder (created if needed)"
-    )
+    add_output_folder_option(parser)
     parser.add_argument(
         "--sample-fps",
         type=_sample_fps,
@@ -44,9 +44,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="frames analyzed per second of video; 0 = every frame (default: %(default)s)",
     )
     parser.add_argument("--detector", default=Settings.detector, choices=sorted(DETECTORS))
-    parser.add_argument(
-        "--model", metavar="M", help="model name, folder or .keras file (default: fast)"
-    )
+    add_model_option(parser)
     parser.add_argument("--annotate", action="store_true", help="also write annotated.mp4")
     parser.add_argument("--blur", action="store_true", help="blur faces in it (implies --annotate)")
     parser.add_argument(
@@ -92,7 +90,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     bars = ProgressBars(enabled=not args.no_progress)
-    try:
+    with exits_on_error(parser, BatchError), closing(bars):
         settings = Settings(
             sample_fps=args.sample_fps or None,
             detector=args.detector,
@@ -114,10 +112,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             reporter=bars,
             agenda=agenda,
         )
-    except BatchError as error:
-        bars.close()
-        parser.exit(2, f"error: {error}\n")
-    bars.close()
     run = result.run
     speed = ""
     if run["analyzed_s"]:

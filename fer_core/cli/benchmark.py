@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fer_core.cli import quiet
+from fer_core.cli.options import exits_on_error
 
 if TYPE_CHECKING:
     from fer_core.analyzer import FrameAnalyzer
@@ -85,7 +86,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         pipeline_speed,
         reference_speed,
     )
-    from fer_core.errors import FerCoreError
     from fer_core.synthetic import write_demo_video
 
     settings = {
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         )
         if value is not None
     }
-    try:
+    with exits_on_error(parser):
         if args.crowd:
             return crowd(FrameAnalyzer(args.model, **settings), args)
         if args.live_crowd:
@@ -108,8 +108,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             return crowd_video(batch, args)
         if args.people:
             return people(args)
-    except FerCoreError as error:
-        parser.exit(2, f"error: {error}\n")
 
     with tempfile.TemporaryDirectory() as scratch:
         video = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
+from fer_core.cli.options import add_cache_dir_option, exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -19,7 +20,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", help="model name, folder or .keras file (default: shipped)")
     parser.add_argument("--data", required=True, help="the dataset the model was trained on")
-    parser.add_argument("--cache-dir", help="where decoded datasets are cached")
+    add_cache_dir_option(parser)
     quiet.add_option(parser)
     return parser
 
@@ -27,13 +28,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    from fer_core.errors import FerCoreError
     from fer_core.evaluation import calibrate_saved_model
 
-    try:
+    with exits_on_error(parser):
         result = calibrate_saved_model(args.model, args.data, args.cache_dir)
-    except FerCoreError as error:
-        parser.exit(2, f"error: {error}\n")
     print(
         f"temperature {result['temperature']:.3f} on {result['n_images']} validation images: "
         f"ECE {result['ece_before']:.4f} -> {result['ece_after']:.4f}, "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
+from fer_core.cli.options import add_cache_dir_option, add_data_option, exits_on_error
 
 
 def face_size_table(report: dict) -> str:
@@ -40,7 +41,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--model", help="model name, folder or .keras file (default: shipped model)"
     )
-    parser.add_argument("--data", required=True, help="dataset root (any supported layout)")
+    add_data_option(parser)
     parser.add_argument(
         "--split",
         default="test",
@@ -86,7 +87,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="skip the face sizes through H.264",
     )
     parser.add_argument("--out", help="report folder (default: the model's folder)")
-    parser.add_argument("--cache-dir", help="where decoded datasets are cached")
+    add_cache_dir_option(parser)
     parser.add_argument(
         "--offline-html",
         action="store_true",
@@ -99,10 +100,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    from fer_core.errors import FerCoreError
     from fer_core.evaluation import evaluate_saved_model
 
-    try:
+    with exits_on_error(parser):
         metrics, paths = evaluate_saved_model(
             args.model,
             args.data,
@@ -114,8 +114,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             face_sizes=args.face_sizes,
             h264_crf=args.h264_crf,
         )
-    except FerCoreError as error:
-        parser.exit(2, f"error: {error}\n")
     default = f" (the model's {metrics['default_tta']} TTA)" if metrics["default_tta"] else ""
     print(
         f"accuracy {metrics['accuracy']:.4f}  macro F1 {metrics['macro_f1']:.4f}  "

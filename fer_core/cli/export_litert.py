@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
+from fer_core.cli.options import exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -37,13 +38,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from fer_core.catalog import resolve_model_path
     from fer_core.classifier import EmotionClassifier
     from fer_core.data import load_dataset
-    from fer_core.errors import FerCoreError
     from fer_core.evaluation import validation_split
     from fer_core.litert import export_model_litert
     from fer_core.lowres import degrade_at_random
     from fer_core.preprocessing import preprocess
 
-    try:
+    with exits_on_error(parser):
         keras_clf = EmotionClassifier.load(args.model, precision="float32", runtime="keras")
         representative = None
         if args.int8:
@@ -54,8 +54,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             resolve_model_path(args.model), "int8" if args.int8 else "float32", representative
         )
         litert_clf = EmotionClassifier.load(args.model, runtime="litert")
-    except FerCoreError as error:
-        parser.exit(2, f"error: {error}\n")
     if representative is None:
         representative = preprocess(
             np.random.default_rng(0).integers(0, 256, (64, 48, 48), dtype=np.uint8)

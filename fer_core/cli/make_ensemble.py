@@ -14,6 +14,12 @@ import argparse
 import json
 
 from fer_core.cli import quiet
+from fer_core.cli.options import (
+    add_default_tta_option,
+    add_model_folder_option,
+    add_weights_option,
+    exits_on_error,
+)
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -21,15 +27,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("members", nargs="+", help="model names, folders or .keras files")
-    parser.add_argument("--out", required=True, help="model folder to write")
-    parser.add_argument("--tta", choices=["flip", "tencrop"], help="default test-time views")
-    parser.add_argument(
-        "--weights",
-        choices=["float32", "float16", "int8"],
-        default="float32",
-        help="how the weights are stored: float16 halves the file, int8 kernels quarter it; "
-        "answers barely move",
-    )
+    add_model_folder_option(parser)
+    add_default_tta_option(parser)
+    add_weights_option(parser)
     quiet.add_option(parser)
     return parser
 
@@ -38,12 +38,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     from fer_core.ensemble import save_ensemble
-    from fer_core.errors import FerCoreError
 
-    try:
+    with exits_on_error(parser):
         path = save_ensemble(args.members, args.out, args.tta, args.weights)
-    except FerCoreError as error:
-        parser.exit(2, f"error: {error}\n")
     members = json.loads((path.parent / "config.json").read_text())["members"]
     print(f"saved {path}: {', '.join(m['model'] for m in members)}")
     return 0

@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
+from fer_core.cli.options import add_data_option, exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", required=True, help="dataset root (any supported layout)")
+    add_data_option(parser)
     parser.add_argument("--out", required=True, help="archive to write (.npz)")
     parser.add_argument("--splits", nargs="+", help="splits to keep (default: all)")
     quiet.add_option(parser)
@@ -31,11 +32,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from fer_core.data import load_dataset, save_archive
     from fer_core.errors import FerCoreError
 
-    try:
+    with exits_on_error(parser, (FerCoreError, ValueError, OSError)):
         dataset = load_dataset(args.data)
         path = save_archive(dataset, args.out, args.splits)
-    except (FerCoreError, ValueError, OSError) as error:
-        parser.exit(2, f"error: {error}\n")
     packed = args.splits or list(dataset.splits)
     sizes = ", ".join(f"{name} {len(dataset.splits[name])}" for name in packed)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB; {sizes})")

@@ -12,6 +12,7 @@ import argparse
 import numpy as np
 
 from fer_core.cli import quiet
+from fer_core.cli.options import exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -53,12 +54,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     from fer_core.analyzer import FrameAnalyzer
-    from fer_core.errors import FerCoreError
 
-    try:
+    with exits_on_error(parser):
         analyzer = FrameAnalyzer(args.model, smoothing_s=0, detect_width=None)
-    except FerCoreError as error:
-        parser.exit(2, f"error: {error}\n")
     classes = analyzer.classes
     inputs = [(path, _read(path)) for path in args.images] or [_demo_image()]
     for name, image in inputs:

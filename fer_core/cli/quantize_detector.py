@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
+from fer_core.cli.options import exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -30,11 +31,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     from fer_core.detectors.quantize import quantize_centerface
-    from fer_core.errors import FerCoreError
 
-    try:
+    with exits_on_error(parser):
         path = quantize_centerface(args.out, args.source)
-    except FerCoreError as error:
-        parser.exit(2, f"error: {error}\n")
     print(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
+from fer_core.cli.options import add_output_folder_option
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -22,9 +23,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "session_ids", nargs="+", type=int, metavar="SESSION_ID", help="saved sessions' ids"
     )
-    parser.add_argument(
-        "--out", required=True, metavar="DIR", help="output folder (created if needed)"
-    )
+    add_output_folder_option(parser)
     parser.add_argument(
         "--db",
         metavar="PATH_OR_URL",

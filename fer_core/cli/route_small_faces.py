@@ -17,6 +17,12 @@ import argparse
 import json
 
 from fer_core.cli import quiet
+from fer_core.cli.options import (
+    add_default_tta_option,
+    add_model_folder_option,
+    add_weights_option,
+    exits_on_error,
+)
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -26,8 +32,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("general", help="model name, folder or .keras file for every face")
     parser.add_argument("small", help="the small-face network (name, folder or .keras file)")
     parser.add_argument("--data", required=True, help="the training dataset (fits the gate)")
-    parser.add_argument("--out", required=True, help="model folder to write")
-    parser.add_argument("--tta", choices=["flip", "tencrop"], help="default test-time views")
+    add_model_folder_option(parser)
+    add_default_tta_option(parser)
     parser.add_argument(
         "--small-tta",
         choices=["flip", "none"],
@@ -40,13 +46,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="with --tta tencrop: the small-face part reads only each face and its mirror "
         "image (a crop's 4 px shift is much of a small face)",
     )
-    parser.add_argument(
-        "--weights",
-        choices=["float32", "float16", "int8"],
-        default="float32",
-        help="how the weights are stored: float16 halves the file, int8 kernels quarter it; "
-        "answers barely move",
-    )
+    add_weights_option(parser)
     quiet.add_option(parser)
     return parser
 
@@ -55,9 +55,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     from fer_core.ensemble import save_routed
-    from fer_core.errors import FerCoreError
 
-    try:
+    with exits_on_error(parser):
         path = save_routed(
             args.general,
             args.small,
@@ -68,8 +67,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             small_tta=None if args.small_tta == "none" else args.small_tta,
             small_part_tta=args.small_part_tta,
         )
-    except FerCoreError as error:
-        parser.exit(2, f"error: {error}\n")
     routing = json.loads((path.parent / "config.json").read_text())["routing"]
     losses = ", ".join(f"{name} {value:.3f}" for name, value in routing["log_loss"].items())
     print(f"saved {path}; log loss on the fitting faces: {losses}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
+from fer_core.cli.options import add_cache_dir_option, add_data_option, exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -29,7 +30,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", required=True, help="dataset root (any supported layout)")
+    add_data_option(parser)
     parser.add_argument("--arch", default="vgg", choices=sorted(RECIPES))
     parser.add_argument("--epochs", type=int, help="default: the architecture's recipe")
     parser.add_argument("--batch-size", type=int, help="default: the architecture's recipe")
@@ -135,7 +136,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="validate on faces shown at this size, to keep the epoch best on small faces "
         "(a small-face network's; default: the faces as they are)",
     )
-    parser.add_argument("--cache-dir", help="where decoded datasets are cached")
+    add_cache_dir_option(parser)
     quiet.add_option(parser)
     return parser
 
@@ -143,11 +144,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    from fer_core.errors import FerCoreError
     from fer_core.training import TrainConfig, configure_logging, train
 
     configure_logging()
-    try:
+    with exits_on_error(parser):
         result = train(
             TrainConfig(
                 data=args.data,
@@ -179,7 +179,5 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                 cache_dir=args.cache_dir,
             )
         )
-    except FerCoreError as error:
-        parser.exit(2, f"error: {error}\n")
     print(f"saved {result.model_path} (best validation accuracy {result.best_val_accuracy:.4f})")
     return 0

@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING
 
 from fer_core.cli import quiet
+from fer_core.cli.options import add_model_option
 
 if TYPE_CHECKING:
     from fer_core.cameras import Event
@@ -67,9 +68,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="how long a camera has to answer (default: %(default)g)",
     )
     parser.add_argument("--detector", choices=sorted(DETECTORS), help="face detector")
-    parser.add_argument(
-        "--model", metavar="M", help="model name, folder or .keras file (default: fast)"
-    )
+    add_model_option(parser)
     quiet.add_option(parser)
     return parser
 
