@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
-from fer_core.cli.options import add_cache_dir_option, exits_on_error
+from fer_core.cli.options import exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -20,7 +20,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", help="model name, folder or .keras file (default: shipped)")
     parser.add_argument("--data", required=True, help="the dataset the model was trained on")
-    add_cache_dir_option(parser)
+    parser.add_argument("--cache-dir", help="where decoded datasets are cached")
     quiet.add_option(parser)
     return parser
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
-from fer_core.cli.options import add_cache_dir_option, add_data_option, exits_on_error
+from fer_core.cli.options import exits_on_error
 
 
 def face_size_table(report: dict) -> str:
@@ -41,7 +41,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--model", help="model name, folder or .keras file (default: shipped model)"
     )
-    add_data_option(parser)
+    parser.add_argument("--data", required=True, help="dataset root (any supported layout)")
     parser.add_argument(
         "--split",
         default="test",
@@ -87,7 +87,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="skip the face sizes through H.264",
     )
     parser.add_argument("--out", help="report folder (default: the model's folder)")
-    add_cache_dir_option(parser)
+    parser.add_argument("--cache-dir", help="where decoded datasets are cached")
     parser.add_argument(
         "--offline-html",
         action="store_true",

@@ -14,12 +14,7 @@ import argparse
 import json
 
 from fer_core.cli import quiet
-from fer_core.cli.options import (
-    add_default_tta_option,
-    add_model_folder_option,
-    add_weights_option,
-    exits_on_error,
-)
+from fer_core.cli.options import add_weights_option, exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -27,8 +22,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("members", nargs="+", help="model names, folders or .keras files")
-    add_model_folder_option(parser)
-    add_default_tta_option(parser)
+    parser.add_argument("--out", required=True, help="model folder to write")
+    parser.add_argument("--tta", choices=["flip", "tencrop"], help="default test-time views")
     add_weights_option(parser)
     quiet.add_option(parser)
     return parser

@@ -1,5 +1,5 @@
-"""What several commands share: the usage-error exit on a library error, and the options
-defined the same way in more than one command, so each is written and worded once.
+"""What several commands share: the usage-error exit on a library error, and the longer
+options defined the same way in more than one command, so each is written and worded once.
 
 Light on purpose: the commands import it at their top, before they know whether they will
 load the library (``fer_core.errors`` imports nothing).
@@ -33,31 +33,11 @@ def add_model_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_data_option(parser: argparse.ArgumentParser) -> None:
-    """``--data``, a required dataset root."""
-    parser.add_argument("--data", required=True, help="dataset root (any supported layout)")
-
-
-def add_cache_dir_option(parser: argparse.ArgumentParser) -> None:
-    """``--cache-dir``, for decoded datasets."""
-    parser.add_argument("--cache-dir", help="where decoded datasets are cached")
-
-
 def add_output_folder_option(parser: argparse.ArgumentParser) -> None:
     """``--out DIR``, a required output folder."""
     parser.add_argument(
         "--out", required=True, metavar="DIR", help="output folder (created if needed)"
     )
-
-
-def add_model_folder_option(parser: argparse.ArgumentParser) -> None:
-    """``--out``, the required model folder a command writes."""
-    parser.add_argument("--out", required=True, help="model folder to write")
-
-
-def add_default_tta_option(parser: argparse.ArgumentParser) -> None:
-    """``--tta``, the test-time views a written model applies by default."""
-    parser.add_argument("--tta", choices=["flip", "tencrop"], help="default test-time views")
 
 
 def add_weights_option(parser: argparse.ArgumentParser) -> None:

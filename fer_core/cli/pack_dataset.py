@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
-from fer_core.cli.options import add_data_option, exits_on_error
+from fer_core.cli.options import exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    add_data_option(parser)
+    parser.add_argument("--data", required=True, help="dataset root (any supported layout)")
     parser.add_argument("--out", required=True, help="archive to write (.npz)")
     parser.add_argument("--splits", nargs="+", help="splits to keep (default: all)")
     quiet.add_option(parser)

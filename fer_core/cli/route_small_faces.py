@@ -17,12 +17,7 @@ import argparse
 import json
 
 from fer_core.cli import quiet
-from fer_core.cli.options import (
-    add_default_tta_option,
-    add_model_folder_option,
-    add_weights_option,
-    exits_on_error,
-)
+from fer_core.cli.options import add_weights_option, exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -32,8 +27,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("general", help="model name, folder or .keras file for every face")
     parser.add_argument("small", help="the small-face network (name, folder or .keras file)")
     parser.add_argument("--data", required=True, help="the training dataset (fits the gate)")
-    add_model_folder_option(parser)
-    add_default_tta_option(parser)
+    parser.add_argument("--out", required=True, help="model folder to write")
+    parser.add_argument("--tta", choices=["flip", "tencrop"], help="default test-time views")
     parser.add_argument(
         "--small-tta",
         choices=["flip", "none"],

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
-from fer_core.cli.options import add_cache_dir_option, add_data_option, exits_on_error
+from fer_core.cli.options import exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -30,7 +30,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    add_data_option(parser)
+    parser.add_argument("--data", required=True, help="dataset root (any supported layout)")
     parser.add_argument("--arch", default="vgg", choices=sorted(RECIPES))
     parser.add_argument("--epochs", type=int, help="default: the architecture's recipe")
     parser.add_argument("--batch-size", type=int, help="default: the architecture's recipe")
@@ -136,7 +136,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="validate on faces shown at this size, to keep the epoch best on small faces "
         "(a small-face network's; default: the faces as they are)",
     )
-    add_cache_dir_option(parser)
+    parser.add_argument("--cache-dir", help="where decoded datasets are cached")
     quiet.add_option(parser)
     return parser
 
