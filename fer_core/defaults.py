@@ -6,9 +6,9 @@ audience-scale section gives the measurements and the commands that reproduce th
 
 SMOOTHING_S = 0.5  # half-life of each face's emotion average
 # Narrower faces are counted in view but not classified. A CenterFace box 16 px wide gives a
-# crop of about 26 px, and both models read 24 px faces within 1.4-2.7 points of full size but
-# lose 9.9 (fast) to 10.1 points (accurate) at 16 px, small-face networks routed into both
-# (scripts/evaluate.py's face-size report).
+# crop of about 26 px, and both models read 24 px faces within 1.6 (fast) and 2.6 points
+# (accurate) of full size but lose 8.8 to 9.9 points at 16 px and 14 to 15 at 12, small-face
+# networks routed into both (scripts/evaluate.py's face-size report on FER2013 test/).
 MIN_FACE_PX = 16
 DETECT_EVERY_S = 1.0  # full searches; optical flow follows faces in between
 CLASSIFY_EVERY_S = 0.5  # a face is re-read at most this often
