@@ -55,7 +55,7 @@ from fer_core.errors import InvalidInputError
 from fer_core.faces import UNKNOWN, Face, FaceAnnotator, box_iou, face_rows
 from fer_core.motion import FlowTracker
 from fer_core.smoothing import ProbabilitySmoother
-from fer_core.tracking import FaceTracker
+from fer_core.tracking import FaceTracker, Handover
 
 __all__ = ["UNKNOWN", "Face", "FrameAnalyzer", "box_iou", "face_rows"]  # Face etc. live in faces
 
@@ -147,6 +147,7 @@ class FrameAnalyzer:
         self._frame_shape: tuple[int, ...] | None = None
         self._pending: tuple[Future[Detections], np.ndarray, float] | None = None
         self._stream_frames = 0  # frames since the stream started
+        self._resumed = False  # carried on from another analyzer's tracks: never a photo
         self._faces_in_first_frame = 0
         self._camera = np.zeros(2)  # the camera's total shift since the stream started
         self._landmarks: dict[int, np.ndarray] = {}
@@ -163,7 +164,7 @@ class FrameAnalyzer:
     def faces_seen(self) -> int:
         """Distinct people (confirmed tracks) since the stream started or was reset; after a
         single frame (a photo), every face found in it."""
-        if self._stream_frames == 1:
+        if self._stream_frames == 1 and not self._resumed:
             return self._faces_in_first_frame
         return self.tracker.faces_seen
 
@@ -174,6 +175,18 @@ class FrameAnalyzer:
             self.smoother.reset()
             self.flow.reset()
             self._clear_stream()
+
+    def resume(self, handover: Handover, timestamp_s: float | None = None) -> None:
+        """Carry on a stream another analyzer followed (one in a worker that died): like
+        ``reset``, but the people it handed over keep their ids if the first search (of the
+        frame at ``timestamp_s``) finds them where they were, and the count of people seen goes
+        on from its own (``FaceTracker.resume``). ``timestamp_s`` defaults to the clock, as
+        ``analyze``'s does."""
+        now = time.monotonic() if timestamp_s is None else float(timestamp_s)
+        self.reset()
+        with self._lock:
+            self.tracker.resume(handover, now)
+            self._resumed = True
 
     def close(self) -> None:
         """Stop the background search thread (a later ``analyze`` starts a new one)."""

@@ -343,7 +343,9 @@ class LiveMonitor(RecordedStream):
         """Analyze one BGR frame, record its faces and return it annotated."""
         elapsed = self.record.elapsed()
         faces = self.analyzer.analyze(frame_bgr, elapsed)  # the analyzer has its own lock
-        self.record.add(elapsed, faces, self.analyzer.faces_seen)
+        # A stream counts confirmed people only: its first frame is no photo, and a face one
+        # search found may be no one (the record keeps the most it was told).
+        self.record.add(elapsed, faces, self.analyzer.tracker.faces_seen)
         return self.analyzer.annotate(frame_bgr, faces, blur=self.blur)
 
     def callback(self, frame: av.VideoFrame) -> av.VideoFrame:

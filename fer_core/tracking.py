@@ -13,6 +13,9 @@ People, not detections (``fer_core.defaults`` holds the measured defaults):
 - A confirmed track that misses searches is **lost**, not gone: it is kept for ``keep_lost_s``
   seconds, and a face that reappears near it takes its id back (a person who turned away or
   was hidden by a neighbour is not a new person).
+- A stream carried on by a new tracker (an analysis worker restarted after a crash) starts
+  from a ``Handover``: the people last in view become lost tracks where they were last found,
+  so a face found there takes its id back instead of counting as a new person.
 - Matching is a cascade: every track against every box within ``max_cost`` first, then the
   confirmed tracks left over against the boxes left over within a gate that widens with the
   time since the track was last matched (``gate_per_s`` face sizes a second, up to
@@ -34,6 +37,16 @@ from scipy.optimize import linear_sum_assignment
 from fer_core import defaults
 
 _UNMATCHABLE = 1e6
+
+
+@dataclass(frozen=True)
+class Handover:
+    """A stream's people as one tracker left them, for the tracker that carries it on."""
+
+    ids: np.ndarray  # (N,) ids of the confirmed people last in view
+    boxes: np.ndarray  # (N, 4) x, y, w, h where each was last found
+    next_id: int  # the first id a new person may take: every id given so far is below it
+    faces_seen: int  # people counted so far, those in ``ids`` among them
 
 
 @dataclass
@@ -92,12 +105,35 @@ class FaceTracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
         self._confirmed: set[int] = set()
+        self._seen_before = 0  # people counted before a handover, beside those it carries
         self._updates = 0
+
+    def resume(self, handover: Handover, time_s: float | None = None) -> None:
+        """Carry on a stream another tracker followed, forgetting every track: the people
+        handed over are lost tracks last seen at ``time_s`` (the first search's time, so the
+        time no tracker watched widens no gate), a face found within ``max_cost`` of one takes
+        its id back, and new people are numbered from ``next_id`` and counted on from
+        ``faces_seen``. One not found again within ``keep_lost_s`` is gone, as ever."""
+        ids = np.asarray(handover.ids, dtype=int).reshape(-1)
+        boxes = np.asarray(handover.boxes, dtype=float).reshape(-1, 4)
+        if len(ids) != len(boxes):
+            raise ValueError(f"a handover of {len(ids)} ids has {len(boxes)} boxes")
+        if len(set(ids.tolist())) != len(ids) or (len(ids) and ids.min() < 1):
+            raise ValueError(f"handed-over ids must be distinct and positive, got {ids}")
+        self.reset()
+        now = float(self._updates if time_s is None else time_s)
+        for track_id, box in zip(ids.tolist(), boxes, strict=True):
+            track = _Track(track_id, box.copy(), np.zeros(2), now, now, self.confirm_hits)
+            track.missed, track.confirmed = 1, True
+            self._tracks.append(track)
+        self._confirmed = set(ids.tolist())
+        self._next_id = max([handover.next_id, *(track_id + 1 for track_id in ids.tolist())])
+        self._seen_before = max(handover.faces_seen - len(ids), 0)
 
     @property
     def faces_seen(self) -> int:
         """How many distinct people (confirmed tracks) this stream has had."""
-        return len(self._confirmed)
+        return self._seen_before + len(self._confirmed)
 
     @property
     def confirmed_ids(self) -> frozenset[int]:

@@ -15,6 +15,7 @@ from fer_core.detectors.scoring import iou_matrix
 from fer_core.errors import InvalidInputError
 from fer_core.live import LiveMonitor
 from fer_core.synthetic import panning_crowd
+from fer_core.tracking import Handover
 
 
 def exact_analyzer(classifier=None, **kwargs) -> FrameAnalyzer:
@@ -80,6 +81,23 @@ def test_a_photo_counts_every_face_it_finds(face_patch):
     analyzer = FrameAnalyzer()
     faces = analyzer.analyze(_scene(face_patch, [(20, 40), (420, 250)], size=(480, 700)))
     assert len(faces) == 2 and analyzer.faces_seen == 2
+
+
+def test_a_resumed_stream_keeps_the_people_handed_over_and_is_no_photo(analyzer, face_patch):
+    analyzer.reset()
+    before = _scene(face_patch, [(20, 40)], size=(480, 700))
+    (seated,) = analyzer.analyze(before, 0.0)
+    # Another analyzer carries the stream on (a restarted worker): person 5 was at that box,
+    # eight people were counted, and a newcomer sits down meanwhile.
+    handover = Handover(np.array([5]), np.array([seated.box], float), 9, 8)
+    analyzer.resume(handover, 40.0)
+    after = _scene(face_patch, [(24, 40), (420, 250)], size=(480, 700))
+    faces = analyzer.analyze(after, 40.0)
+    assert [(f.track_id, f.confirmed) for f in faces] == [(5, True), (9, False)]
+    assert analyzer.faces_seen == 8  # not the photo rule's 2: the newcomer is not confirmed yet
+    analyzer.reset()
+    analyzer.analyze(after, 0.0)
+    assert analyzer.faces_seen == 2  # reset forgets the handover: a first frame again
 
 
 def test_smoothing_on_and_off(astronaut_bgr):

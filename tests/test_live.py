@@ -67,6 +67,8 @@ def test_callback_annotates_and_counts(analyzer):
     assert (out.width, out.height) == (before.width, before.height)
     assert out.pts == before.pts and out.time_base == before.time_base
     assert not np.array_equal(out.to_ndarray(format="bgr24"), before.to_ndarray(format="bgr24"))
+    # A stream's first frame is no photo: the two faces it shows are no one's until confirmed.
+    assert monitor.snapshot().faces_seen == 0
     clock.now += 0.25
     _run(monitor, clock, seconds=2.5, fps=4)
     snap = monitor.snapshot()

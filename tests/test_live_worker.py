@@ -12,6 +12,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import av
@@ -40,8 +41,17 @@ class FakeClock:
         return self.now
 
 
-def _frame(time_s: float, width: int = 320, height: int = 240, face: int = 96) -> av.VideoFrame:
-    frame = av.VideoFrame.from_ndarray(scene(time_s, 1, width, height, face), format="bgr24")
+def _frame(
+    time_s: float,
+    width: int = 320,
+    height: int = 240,
+    face: int = 96,
+    still_at: float | None = None,
+) -> av.VideoFrame:
+    """The moving face's frame at ``time_s``, or, with ``still_at``, the face held where it is
+    at that time (a seated person)."""
+    image = scene(time_s if still_at is None else still_at, 1, width, height, face)
+    frame = av.VideoFrame.from_ndarray(image, format="bgr24")
     frame.pts = round(time_s * CAMERA_FPS)
     return frame
 
@@ -60,13 +70,14 @@ def _stream(
     until: Callable[[], bool],
     what: str,
     failing_is_fine: bool = False,
+    frames: Callable[[float], av.VideoFrame] = _frame,
 ):
     """Feed camera-paced frames until ``until()``; the last frame in and what came back.
     A failed worker ends the test unless ``failing_is_fine`` (it is to be revived)."""
     deadline = time.monotonic() + DEADLINE_S
     index = 0
     while True:
-        frame = _frame(index / CAMERA_FPS)
+        frame = frames(index / CAMERA_FPS)
         out = worker.callback(frame)
         if until():
             return frame, out
@@ -265,19 +276,33 @@ def _stream_frame(worker, clock, frame, until, what) -> None:
         time.sleep(1 / CAMERA_FPS)
 
 
-def test_a_restarted_worker_carries_the_stream_on_and_numbers_its_people_after():
+def _killed(worker: LiveWorker) -> None:
+    os.kill(worker.pid, signal.SIGKILL)
+    _until(lambda: worker.status == "failed", "the death to be noticed")
+
+
+def test_a_restarted_worker_carries_the_stream_and_its_people_on():
     clock = FakeClock()
     with LiveWorker({"smoothing_s": 0}, clock=clock) as worker:
-        _stream(worker, clock, lambda: worker.snapshot().faces_in_view == 1, "a person")
-        os.kill(worker.pid, signal.SIGKILL)
-        _until(lambda: worker.status == "failed", "the death to be noticed")
+        # A 48 px face, seated where its path puts it at 1.75 s, then (after the second death)
+        # where it is at 5.24 s: 2.2 face sizes away.
+        here = partial(_frame, face=48, still_at=1.75)
+        there = partial(_frame, face=48, still_at=5.24)
+        seated = partial(_stream, worker, clock, frames=here)
+        seated(lambda: worker.snapshot().faces_in_view == 1, "a person")
+        _killed(worker)
         assert worker.ran and worker.snapshot().faces_seen == 1
         frames = worker.snapshot().frames
         worker.restart()
         assert worker.status == "starting" and worker.error is None
-        # The new worker finds the same face afresh: a new person, numbered after the first.
-        _stream(worker, clock, lambda: _people(worker) == [2], "person #2")
-        assert worker.snapshot().frames > frames  # the record went on
+        # The new worker finds the seated person where they were: the same person, counted once.
+        seated(lambda: worker.snapshot().frames > frames + 2, "frames after the restart")
+        assert _people(worker) == [1] and worker.snapshot().faces_seen == 1
+        # Dead again, and when the next worker looks the face is two face sizes away: someone
+        # new as far as it can tell, numbered after everyone recorded.
+        _killed(worker)
+        worker.restart()
+        _stream(worker, clock, lambda: _people(worker) == [2], "person #2", frames=there)
         assert worker.snapshot().faces_seen == 2
         faces, _ = worker.unsaved()
         assert set(faces["track_id"]) == {1, 2}
@@ -288,18 +313,24 @@ def test_a_stream_revives_its_dead_worker_by_itself_and_a_closed_one_stays_close
     clock = FakeClock()
     worker = LiveWorker({"smoothing_s": 0}, clock=clock, restart_dead=True)
     with worker:
-        _stream(worker, clock, lambda: worker.snapshot().faces_in_view == 1, "a person")
-        os.kill(worker.pid, signal.SIGKILL)
-        _until(lambda: worker.status == "failed", "the death to be noticed")
+        seated = partial(_frame, still_at=0.0)
+        _stream(
+            worker, clock, lambda: worker.snapshot().faces_in_view == 1, "a person", frames=seated
+        )
+        _killed(worker)
+        frames = worker.snapshot().frames
         # The death sets the wait; the first frame after it restarts the worker.
         assert 0 < worker.restart_in_s <= 0.5
         assert not worker.revive(time.monotonic()) and worker.status == "failed"
-        _stream(worker, clock, lambda: _people(worker) == [2], "person #2", failing_is_fine=True)
-        assert worker.restarts == 1 and worker.restart_in_s is None
-        assert worker.snapshot().faces_seen == 2
+        revived = lambda: worker.snapshot().frames > frames + 2  # noqa: E731
+        _stream(
+            worker, clock, revived, "frames after the restart", failing_is_fine=True, frames=seated
+        )
+        assert worker.restarts == 1
+        assert worker.restart_in_s is None
+        assert _people(worker) == [1] and worker.snapshot().faces_seen == 1  # still seated
         # A second death in a row waits longer.
-        os.kill(worker.pid, signal.SIGKILL)
-        _until(lambda: worker.status == "failed", "the second death to be noticed")
+        _killed(worker)
         assert 0.5 < worker.restart_in_s <= 1.0
     # Closed (STOP) while dead: frames still arriving restart nothing.
     assert worker.restart_in_s is None
@@ -319,7 +350,7 @@ def test_a_worker_that_cannot_build_its_analyzer_is_not_revived():
 
 
 class SceneCamera:
-    """Stands in for a ``CameraSource``: the moving face, 15 frames a second, connected."""
+    """Stands in for a ``CameraSource``: the face held still, 15 frames a second, connected."""
 
     name = kind = "scene"
     status = "connected"
@@ -341,7 +372,7 @@ class SceneCamera:
         time.sleep(1 / 15)
         self.index += 1
         now = time.time()
-        return Frame(scene(self.index / 15, 1, 320, 240, 96), now, self.index, now)
+        return Frame(scene(0.0, 1, 320, 240, 96), now, self.index, now)
 
 
 def test_an_event_camera_restarts_a_worker_that_died_and_not_one_that_cannot_start(monkeypatch):
@@ -353,9 +384,11 @@ def test_an_event_camera_restarts_a_worker_that_died_and_not_one_that_cannot_sta
     try:
         _until(lambda: camera.worker.snapshot().faces_in_view == 1, "a person")
         os.kill(camera.worker.pid, signal.SIGKILL)
+        frames = camera.worker.snapshot().frames
         _until(lambda: camera.restarts == 1, "the dead worker to be restarted")
-        _until(lambda: _people(camera.worker) == [2], "person #2 after the restart")
-        assert camera.worker.snapshot().faces_seen == 2
+        _until(lambda: camera.worker.snapshot().frames > frames + 2, "frames after the restart")
+        # The face is where it was (the camera holds it still): the same person, counted once.
+        assert _people(camera.worker) == [1] and camera.worker.snapshot().faces_seen == 1
         assert camera.view(camera.record.elapsed()).restarts == 1
         assert camera.worker.status == "running"
         assert broken.worker.status == "failed" and broken.restarts == 0

@@ -5,7 +5,7 @@ import pytest
 
 from fer_core.motion import FlowTracker
 from fer_core.synthetic import crowd_scene
-from fer_core.tracking import FaceTracker
+from fer_core.tracking import FaceTracker, Handover
 
 
 def _box(cx: float, cy: float, size: float = 60) -> list[float]:
@@ -165,3 +165,40 @@ def test_tracks_can_be_moved_between_updates():
     assert tracker.snapshot()[2].tolist() == [True, False]  # the second was missed
     with pytest.raises(ValueError, match="expected 2 boxes"):
         tracker.move(np.zeros((1, 4)))
+
+
+def test_a_handover_gives_people_found_in_place_their_ids_back_and_counts_only_newcomers():
+    tracker = FaceTracker()
+    handover = Handover(np.array([4, 7]), np.array([_box(100, 100), _box(400, 100)]), 9, 12)
+    tracker.resume(handover, time_s=50.0)
+    assert tracker.faces_seen == 12 and not tracker.snapshot()[2].any()  # lost until found
+    # The first search: one person a few pixels from where they were, a newcomer far off.
+    ids = tracker.update(np.array([_box(106, 98), _box(700, 300)]), time_s=50.0)
+    assert list(ids) == [4, 9]
+    assert tracker.faces_seen == 12  # the newcomer is tentative
+    ids = tracker.update(np.array([_box(106, 98), _box(700, 300)]), time_s=51.0)
+    assert list(ids) == [4, 9] and tracker.faces_seen == 13
+    # Person 7 was not found: lost, and gone after keep_lost_s like any lost person.
+    tracker.update(np.array([_box(106, 98), _box(700, 300)]), time_s=50.0 + 11.0)
+    assert 7 not in tracker.snapshot()[0].tolist()
+    assert tracker.update(np.array([_box(400, 100)]), time_s=62.0)[0] == 10
+
+
+def test_a_handover_gate_does_not_widen_with_the_time_nobody_watched():
+    tracker = FaceTracker()
+    tracker.resume(Handover(np.array([1]), np.array([_box(100, 100)]), 2, 1), time_s=30.0)
+    # Two face sizes away at the first search: someone else, though 30 s of stream passed.
+    assert tracker.update(np.array([_box(220, 100)]), time_s=30.0)[0] == 2
+
+
+def test_a_handover_is_checked_and_reset_forgets_it():
+    tracker = FaceTracker()
+    with pytest.raises(ValueError, match="2 ids has 1 boxes"):
+        tracker.resume(Handover(np.array([1, 2]), np.array([_box(0, 0)]), 3, 2))
+    with pytest.raises(ValueError, match="distinct and positive"):
+        tracker.resume(Handover(np.array([3, 3]), np.array([_box(0, 0)] * 2), 4, 2))
+    tracker.resume(Handover(np.array([5]), np.array([_box(0, 0)]), 2, 5))  # next_id too low
+    assert tracker.faces_seen == 5
+    assert tracker.update(np.array([_box(500, 500)]))[0] == 6
+    tracker.reset()
+    assert tracker.faces_seen == 0 and tracker.update(np.array([_box(0, 0)]))[0] == 1

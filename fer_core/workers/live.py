@@ -18,7 +18,9 @@ Faces come back with their probabilities in ``fer_core.labels.CLASSES`` order, w
 model's own order. The worker starts with ``start`` (a new stream) and ends with ``close``
 (the stream stopped), on a dropped ``LiveWorker``, or when the calling process exits. After a
 worker died, ``restart`` carries the same stream on with a fresh one: the record goes on, and
-the new worker's people are numbered after the old one's, so no two people share an id.
+the people of the last analyzed frame are handed over (``fer_core.tracking.Handover``), so one
+the new worker finds where they were keeps their id and is not counted again; a new person is
+numbered after every id recorded.
 With ``restart_dead`` a worker that dies after it ran (killed for memory, a crash in a native
 library) is restarted that way by itself: its death sets a wait (``restart_in_s``; longer after
 each death in a row), and the first frame given to ``callback`` after it (or a ``revive`` call)
@@ -46,6 +48,7 @@ from fer_core.faces import Face, FaceAnnotator
 from fer_core.labels import CLASSES
 from fer_core.live import LiveRecord, RecordedStream, replace_image
 from fer_core.motion import FlowTracker, widen
+from fer_core.tracking import Handover
 from fer_core.workers.process import WorkerError, WorkerProcess
 
 #: With blur on, each frame returned is also searched here, at native size in one pass: a
@@ -184,8 +187,10 @@ class LiveWorker(RecordedStream):
 
     def restart(self) -> None:
         """The same stream with a fresh worker (after the last one died): the record goes on,
-        people found from now on get ids after every id recorded, and the count of people
-        seen goes on from the old worker's. Its tracks and smoothing start afresh."""
+        and so do the people: one in the last analyzed frame whom the new worker's first
+        search finds within a face size of where they were keeps their id, a new person gets
+        an id after every id recorded, and the count of people seen goes on from the old
+        worker's. Smoothing starts afresh."""
         with self._lifecycle:
             self._restart()
 
@@ -207,15 +212,23 @@ class LiveWorker(RecordedStream):
     def _restart(self) -> None:
         self._stop_worker()
         with self._lock:
-            self._id_offset, self._seen_offset = self._top_id, self._seen
+            people = [face for face in self.record.last_faces if face.confirmed]
+            self._handover = Handover(
+                np.array([face.track_id for face in people], int),
+                np.array([face.box for face in people], float).reshape(-1, 4),
+                self._top_id + 1,
+                self._seen,
+            )
             self._restart_at = None
         self._open = True
         self._spawn()
 
     def _forget_people(self) -> None:
-        """A new stream: ids and the count of people seen start afresh. (A restarted worker
-        numbers people from 1 again: ``_renumbered`` shifts them past everything recorded.)"""
-        self._id_offset = self._seen_offset = self._top_id = self._seen = 0
+        """A new stream: ids and the count of people seen start afresh."""
+        self._top_id = self._seen = 0
+        # The people a restarted worker carries on from: sent with its first frame, so a reset
+        # before that frame drops them with the rest of the stream.
+        self._handover: Handover | None = None
 
     def _spawn(self) -> None:
         worker = WorkerProcess(_serve, "fer-live-worker", self.analyzer_options)
@@ -297,10 +310,16 @@ class LiveWorker(RecordedStream):
                 self._waiting = (elapsed, image, blur)
                 return True
             self._busy, self._sent = True, image
-            message = (self._generation, elapsed, image, blur)
+            message = self._frame_message(elapsed, image, blur)
             worker = self._worker
         worker.send(message)  # a dead worker is reported by the listener
         return True
+
+    def _frame_message(self, elapsed: float, image: np.ndarray, blur: bool) -> tuple:
+        """What the worker is sent for a frame (under ``_lock``): the handover, if any, goes
+        with the first frame and only with it."""
+        handover, self._handover = self._handover, None
+        return self._generation, elapsed, image, blur, handover
 
     def _search_here(self, image: np.ndarray) -> np.ndarray:
         """Face boxes of one quick search of ``image`` in this process (the detector needs no
@@ -343,7 +362,7 @@ class LiveWorker(RecordedStream):
             self._busy = waiting is not None
             following = None
             if waiting is not None:
-                following = (self._generation, *waiting)
+                following = self._frame_message(*waiting)
                 self._sent = waiting[1]
         if following is not None:
             worker.send(following)
@@ -358,22 +377,12 @@ class LiveWorker(RecordedStream):
     ) -> None:
         """Record a frame's analysis, unless it belongs to a stream since reset."""
         if generation == self._generation:
-            faces, faces_seen = self._renumbered(faces, faces_seen)
+            self._top_id = max([self._top_id, *(face.track_id for face in faces)])
+            self._seen = max(self._seen, faces_seen)
             self.record.add(elapsed, faces, faces_seen)
             self._cover = self._carried = cover
             if cover is not None:
                 self._flow.remember(self._sent)
-
-    def _renumbered(self, faces: list[Face], faces_seen: int) -> tuple[list[Face], int]:
-        """A worker's faces and count of people seen, shifted past the workers before it."""
-        if self._id_offset:
-            faces = [
-                dataclasses.replace(face, track_id=face.track_id + self._id_offset)
-                for face in faces
-            ]
-        self._top_id = max([self._top_id, *(face.track_id for face in faces)])
-        self._seen = max(self._seen, faces_seen + self._seen_offset)
-        return faces, self._seen
 
     def _on_exit(self, worker: WorkerProcess, error: WorkerError) -> None:
         with self._lock:
@@ -431,7 +440,8 @@ def _listen(owner: weakref.ref[LiveWorker], worker: WorkerProcess) -> None:
 
 
 def _serve(connection: Connection, analyzer_options: dict[str, Any]) -> None:
-    """The worker process: build the analyzer, then analyze frames until the pipe closes."""
+    """The worker process: build the analyzer, then analyze frames until the pipe closes.
+    A stream's first frame may bring a ``Handover`` (the worker before this one died)."""
     try:
         from fer_core.analyzer import FrameAnalyzer  # TensorFlow: only ever in the worker
 
@@ -448,9 +458,12 @@ def _serve(connection: Connection, analyzer_options: dict[str, Any]) -> None:
     try:
         connection.send(("ready",))
         while True:
-            frame_generation, elapsed, image, blur = connection.recv()
+            frame_generation, elapsed, image, blur, handover = connection.recv()
             if frame_generation != generation:
-                analyzer.reset()
+                if handover is not None:
+                    analyzer.resume(handover, elapsed)
+                else:
+                    analyzer.reset()
                 generation = frame_generation
             try:
                 faces = analyzer.analyze(image, elapsed)
@@ -469,7 +482,9 @@ def _serve(connection: Connection, analyzer_options: dict[str, Any]) -> None:
                 continue
             failed_in_a_row = 0
             faces = [dataclasses.replace(face, probs=face.probs[order]) for face in faces]
-            message = ("faces", frame_generation, elapsed, faces, analyzer.faces_seen, cover)
+            # A stream counts confirmed people only (its first frame is no photo).
+            seen = analyzer.tracker.faces_seen
+            message = ("faces", frame_generation, elapsed, faces, seen, cover)
             connection.send(message)
     except (EOFError, BrokenPipeError):  # the calling process closed the pipe or exited
         return
