@@ -176,12 +176,19 @@ class FrameAnalyzer:
             self.flow.reset()
             self._clear_stream()
 
+    def handover(self, timestamp_s: float | None = None) -> Handover:
+        """The people this analyzer follows at ``timestamp_s`` (default: the clock), in view
+        or lost from view, for an analyzer that may have to carry the stream on (``resume``)."""
+        now = time.monotonic() if timestamp_s is None else float(timestamp_s)
+        with self._lock:
+            return self.tracker.handover(now)
+
     def resume(self, handover: Handover, timestamp_s: float | None = None) -> None:
         """Carry on a stream another analyzer followed (one in a worker that died): like
-        ``reset``, but the people it handed over keep their ids if the first search (of the
-        frame at ``timestamp_s``) finds them where they were, and the count of people seen goes
-        on from its own (``FaceTracker.resume``). ``timestamp_s`` defaults to the clock, as
-        ``analyze``'s does."""
+        ``reset``, but the people it handed over (``handover``) keep their ids if the first
+        search (of the frame at ``timestamp_s``) finds them where they were, and the count of
+        people seen goes on from its own (``FaceTracker.resume``). ``timestamp_s`` defaults
+        to the clock, as ``analyze``'s does."""
         now = time.monotonic() if timestamp_s is None else float(timestamp_s)
         self.reset()
         with self._lock:

@@ -43,10 +43,12 @@ _UNMATCHABLE = 1e6
 class Handover:
     """A stream's people as one tracker left them, for the tracker that carries it on."""
 
-    ids: np.ndarray  # (N,) ids of the confirmed people last in view
+    ids: np.ndarray  # (N,) ids of the confirmed people it still followed, in view or not
     boxes: np.ndarray  # (N, 4) x, y, w, h where each was last found
     next_id: int  # the first id a new person may take: every id given so far is below it
     faces_seen: int  # people counted so far, those in ``ids`` among them
+    # (N,) seconds each had been out of view (0: in view); None: every one in view
+    away_s: np.ndarray | None = None
 
 
 @dataclass
@@ -108,22 +110,48 @@ class FaceTracker:
         self._seen_before = 0  # people counted before a handover, beside those it carries
         self._updates = 0
 
+    def handover(self, time_s: float | None = None) -> Handover:
+        """The people this tracker follows at ``time_s`` (the latest update's time by
+        default), for a tracker that carries the stream on: every confirmed track, in view or
+        lost, with how long each has been out of view."""
+        now = float(max(self._updates - 1, 0) if time_s is None else time_s)
+        people = [track for track in self._tracks if track.confirmed]
+        away = [0.0 if track.missed == 0 else max(now - track.last_s, 0.0) for track in people]
+        return Handover(
+            np.array([track.track_id for track in people], int),
+            np.array([track.box for track in people], float).reshape(-1, 4),
+            self._next_id,
+            self.faces_seen,
+            np.array(away, float),
+        )
+
     def resume(self, handover: Handover, time_s: float | None = None) -> None:
         """Carry on a stream another tracker followed, forgetting every track: the people
-        handed over are lost tracks last seen at ``time_s`` (the first search's time, so the
-        time no tracker watched widens no gate), a face found within ``max_cost`` of one takes
-        its id back, and new people are numbered from ``next_id`` and counted on from
-        ``faces_seen``. One not found again within ``keep_lost_s`` is gone, as ever."""
+        handed over are lost tracks, as long out of view at ``time_s`` (the first search's
+        time, so the time no tracker watched widens no gate) as they were when handed over; a
+        face found within ``max_cost`` of one in view (further for one away longer, as ever)
+        takes its id back, and new people are numbered from ``next_id`` and counted on from
+        ``faces_seen``. One not found again within ``keep_lost_s`` of when it was last seen is
+        gone, as ever."""
         ids = np.asarray(handover.ids, dtype=int).reshape(-1)
         boxes = np.asarray(handover.boxes, dtype=float).reshape(-1, 4)
-        if len(ids) != len(boxes):
-            raise ValueError(f"a handover of {len(ids)} ids has {len(boxes)} boxes")
+        away = np.zeros(len(ids)) if handover.away_s is None else np.asarray(handover.away_s)
+        away = away.astype(float).reshape(-1)
+        if not len(ids) == len(boxes) == len(away):
+            raise ValueError(
+                f"a handover of {len(ids)} ids has {len(boxes)} boxes and {len(away)} times away"
+            )
         if len(set(ids.tolist())) != len(ids) or (len(ids) and ids.min() < 1):
             raise ValueError(f"handed-over ids must be distinct and positive, got {ids}")
+        if not np.all(away >= 0):
+            raise ValueError(f"times away must be >= 0 s, got {away}")
         self.reset()
         now = float(self._updates if time_s is None else time_s)
-        for track_id, box in zip(ids.tolist(), boxes, strict=True):
-            track = _Track(track_id, box.copy(), np.zeros(2), now, now, self.confirm_hits)
+        for track_id, box, away_s in zip(ids.tolist(), boxes, away.tolist(), strict=True):
+            if away_s > self.keep_lost_s:
+                continue  # gone already, though still counted
+            seen = now - away_s
+            track = _Track(track_id, box.copy(), np.zeros(2), seen, seen, self.confirm_hits)
             track.missed, track.confirmed = 1, True
             self._tracks.append(track)
         self._confirmed = set(ids.tolist())

@@ -100,6 +100,20 @@ def test_a_resumed_stream_keeps_the_people_handed_over_and_is_no_photo(analyzer,
     assert analyzer.faces_seen == 2  # reset forgets the handover: a first frame again
 
 
+def test_an_analyzer_hands_over_the_people_it_follows_in_view_or_not(analyzer, face_patch):
+    analyzer.reset()
+    both = _scene(face_patch, [(20, 40), (420, 250)], size=(480, 700))
+    for step in range(6):
+        analyzer.analyze(both, step / 10)
+    assert analyzer.handover(0.5).ids.tolist() == [1, 2]
+    one = _scene(face_patch, [(20, 40)], size=(480, 700))  # the second turns away
+    for time_s in (1.0, 2.0):
+        analyzer.analyze(one, time_s)
+    handover = analyzer.handover(2.0)
+    assert handover.ids.tolist() == [1, 2] and handover.away_s.tolist() == [0.0, 1.5]
+    assert handover.faces_seen == 2 and handover.next_id == 3
+
+
 def test_smoothing_on_and_off(astronaut_bgr):
     raw = exact_analyzer()
     smooth = FrameAnalyzer(raw.classifier, smoothing_s=1.0, classify_every_s=0)

@@ -56,6 +56,13 @@ def _frame(
     return frame
 
 
+def _empty(time_s: float, width: int = 320, height: int = 240) -> av.VideoFrame:
+    """The scene's background at ``time_s``, with no one in it."""
+    frame = av.VideoFrame.from_ndarray(scene(time_s, 0, width, height, 96), format="bgr24")
+    frame.pts = round(time_s * CAMERA_FPS)
+    return frame
+
+
 def _until(condition: Callable[[], bool], what: str) -> None:
     """Wait until the worker process makes ``condition`` true."""
     deadline = time.monotonic() + DEADLINE_S
@@ -297,6 +304,13 @@ def test_a_restarted_worker_carries_the_stream_and_its_people_on():
         assert worker.status == "starting" and worker.error is None
         # The new worker finds the seated person where they were: the same person, counted once.
         seated(lambda: worker.snapshot().frames > frames + 2, "frames after the restart")
+        assert _people(worker) == [1] and worker.snapshot().faces_seen == 1
+        # They turn away, and the worker dies while no one is in view: the next one still
+        # knows them when they turn back.
+        _stream(worker, clock, lambda: _people(worker) == [], "no one in view", frames=_empty)
+        _killed(worker)
+        worker.restart()
+        seated(lambda: _people(worker) != [], "the person back")
         assert _people(worker) == [1] and worker.snapshot().faces_seen == 1
         # Dead again, and when the next worker looks the face is two face sizes away: someone
         # new as far as it can tell, numbered after everyone recorded.

@@ -191,10 +191,35 @@ def test_a_handover_gate_does_not_widen_with_the_time_nobody_watched():
     assert tracker.update(np.array([_box(220, 100)]), time_s=30.0)[0] == 2
 
 
+def test_a_handover_carries_people_out_of_view_as_long_away_as_they_were():
+    old = FaceTracker()
+    for time_s in (0.0, 1.0):
+        old.update(np.array([_box(100, 100), _box(600, 100), _box(1100, 100)]), time_s)
+    old.update(np.array([_box(100, 100), _box(600, 100)]), time_s=2.0)  # 3 turned away
+    old.update(np.array([_box(100, 100), _box(1500, 400)]), time_s=5.0)  # 2 too; a newcomer
+    handover = old.handover(time_s=5.5)
+    # The newcomer is not a person yet; those out of view go with how long they have been.
+    assert handover.ids.tolist() == [1, 2, 3] and handover.away_s.tolist() == [0.0, 3.5, 4.5]
+    assert handover.next_id == 5 and handover.faces_seen == 3
+    new = FaceTracker()
+    new.resume(handover, time_s=30.0)
+    # Two faces 1.5 face sizes from where persons 1 and 2 were last seen: beyond the gate of
+    # someone in view at the handover, within that of someone away 3.5 s.
+    ids = new.update(np.array([_box(190, 100), _box(690, 100)]), time_s=30.0)
+    assert ids.tolist() == [5, 2]
+    # Person 3 was away 4.5 s of the 10 kept: gone 5.5 s later, though still counted.
+    new.update(np.array([_box(690, 100)]), time_s=36.0)
+    assert 3 not in new.snapshot()[0].tolist() and new.faces_seen == 3
+
+
 def test_a_handover_is_checked_and_reset_forgets_it():
     tracker = FaceTracker()
-    with pytest.raises(ValueError, match="2 ids has 1 boxes"):
+    with pytest.raises(ValueError, match="2 ids has 1 boxes and 2 times away"):
         tracker.resume(Handover(np.array([1, 2]), np.array([_box(0, 0)]), 3, 2))
+    with pytest.raises(ValueError, match="1 ids has 1 boxes and 2 times away"):
+        tracker.resume(Handover(np.array([1]), np.array([_box(0, 0)]), 3, 2, np.zeros(2)))
+    with pytest.raises(ValueError, match="times away must be >= 0"):
+        tracker.resume(Handover(np.array([1]), np.array([_box(0, 0)]), 3, 2, np.array([-1.0])))
     with pytest.raises(ValueError, match="distinct and positive"):
         tracker.resume(Handover(np.array([3, 3]), np.array([_box(0, 0)] * 2), 4, 2))
     tracker.resume(Handover(np.array([5]), np.array([_box(0, 0)]), 2, 5))  # next_id too low

@@ -18,9 +18,10 @@ Faces come back with their probabilities in ``fer_core.labels.CLASSES`` order, w
 model's own order. The worker starts with ``start`` (a new stream) and ends with ``close``
 (the stream stopped), on a dropped ``LiveWorker``, or when the calling process exits. After a
 worker died, ``restart`` carries the same stream on with a fresh one: the record goes on, and
-the people of the last analyzed frame are handed over (``fer_core.tracking.Handover``), so one
-the new worker finds where they were keeps their id and is not counted again; a new person is
-numbered after every id recorded.
+the people the old worker followed, in view or lost from view for less than ``keep_lost_s``,
+are handed over (``fer_core.tracking.Handover``, sent with each analyzed frame's faces), so
+one the new worker finds where they were keeps their id and is not counted again; a new
+person is numbered after every id the old worker gave.
 With ``restart_dead`` a worker that dies after it ran (killed for memory, a crash in a native
 library) is restarted that way by itself: its death sets a wait (``restart_in_s``; longer after
 each death in a row), and the first frame given to ``callback`` after it (or a ``revive`` call)
@@ -187,10 +188,10 @@ class LiveWorker(RecordedStream):
 
     def restart(self) -> None:
         """The same stream with a fresh worker (after the last one died): the record goes on,
-        and so do the people: one in the last analyzed frame whom the new worker's first
-        search finds within a face size of where they were keeps their id, a new person gets
-        an id after every id recorded, and the count of people seen goes on from the old
-        worker's. Smoothing starts afresh."""
+        and so do the people: one the old worker followed (in view, or lost from view for a
+        while) whom the new worker finds where they were last seen keeps their id, a new
+        person gets an id after every id the old worker gave, and the count of people seen
+        goes on from the old worker's. Smoothing starts afresh."""
         with self._lifecycle:
             self._restart()
 
@@ -212,20 +213,13 @@ class LiveWorker(RecordedStream):
     def _restart(self) -> None:
         self._stop_worker()
         with self._lock:
-            people = [face for face in self.record.last_faces if face.confirmed]
-            self._handover = Handover(
-                np.array([face.track_id for face in people], int),
-                np.array([face.box for face in people], float).reshape(-1, 4),
-                self._top_id + 1,
-                self._seen,
-            )
-            self._restart_at = None
+            self._handover, self._restart_at = self._people, None
         self._open = True
         self._spawn()
 
     def _forget_people(self) -> None:
         """A new stream: ids and the count of people seen start afresh."""
-        self._top_id = self._seen = 0
+        self._people: Handover | None = None  # as the worker's latest analyzed frame left them
         # The people a restarted worker carries on from: sent with its first frame, so a reset
         # before that frame drops them with the rest of the stream.
         self._handover: Handover | None = None
@@ -372,14 +366,13 @@ class LiveWorker(RecordedStream):
         generation: int,
         elapsed: float,
         faces: list[Face],
-        faces_seen: int,
+        people: Handover,
         cover: np.ndarray | None,
     ) -> None:
         """Record a frame's analysis, unless it belongs to a stream since reset."""
         if generation == self._generation:
-            self._top_id = max([self._top_id, *(face.track_id for face in faces)])
-            self._seen = max(self._seen, faces_seen)
-            self.record.add(elapsed, faces, faces_seen)
+            self._people = people
+            self.record.add(elapsed, faces, people.faces_seen)
             self._cover = self._carried = cover
             if cover is not None:
                 self._flow.remember(self._sent)
@@ -482,9 +475,10 @@ def _serve(connection: Connection, analyzer_options: dict[str, Any]) -> None:
                 continue
             failed_in_a_row = 0
             faces = [dataclasses.replace(face, probs=face.probs[order]) for face in faces]
-            # A stream counts confirmed people only (its first frame is no photo).
-            seen = analyzer.tracker.faces_seen
-            message = ("faces", frame_generation, elapsed, faces, seen, cover)
+            # Who the tracker follows, for a worker that may carry the stream on after this
+            # one; a stream counts confirmed people only (its first frame is no photo).
+            people = analyzer.handover(elapsed)
+            message = ("faces", frame_generation, elapsed, faces, people, cover)
             connection.send(message)
     except (EOFError, BrokenPipeError):  # the calling process closed the pipe or exited
         return
