@@ -262,6 +262,15 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(table.to_json(orient="records"))
 
 
+def _identity(name: str, kind: str) -> dict[str, str]:
+    """A new session's name and kind, checked: a kind the pages know, a name not blank."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if not name.strip():
+        raise ValueError("a session needs a name")
+    return {"name": name.strip(), "kind": kind}
+
+
 def _utc(moment: datetime | None) -> datetime:
     moment = moment or datetime.now(UTC)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -326,13 +335,8 @@ class SessionStore:
     ) -> int:
         """Open a new session (``recording``) and return its id; data is appended to it
         afterwards, at least once a minute, and ``finish`` closes it."""
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        if not name.strip():
-            raise ValueError("a session needs a name")
         row = {
-            "name": name.strip(),
-            "kind": kind,
+            **_identity(name, kind),
             "started_at": _utc(started_at),
             "settings": jsonable(settings or {}),
             "status": RECORDING,
@@ -409,13 +413,8 @@ class SessionStore:
     ) -> int:
         """Store a finished session in one transaction (an analyzed video, a batch result):
         it is stored whole or not at all."""
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        if not name.strip():
-            raise ValueError("a session needs a name")
         session = {
-            "name": name.strip(),
-            "kind": kind,
+            **_identity(name, kind),
             "started_at": _utc(started_at),
             "ended_at": _utc(ended_at),
             "settings": jsonable(settings or {}),

@@ -10,6 +10,8 @@ import pytest
 
 from fer_core.cli.options import add_weights_option, exits_on_error
 from fer_core.cli.pack_dataset import main as pack_dataset
+from fer_core.cli.report import main as report
+from fer_core.cli.watch import main as watch
 from fer_core.errors import FerCoreError, ModelNotFoundError
 
 
@@ -44,6 +46,22 @@ def test_a_command_exits_2_on_a_library_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(tmp_path / "none") in err
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_commands_that_document_exit_1_give_it_for_a_database_they_cannot_open(tmp_path, capsys):
+    # A database under a file cannot be created: the work fails, not the command line.
+    (tmp_path / "file").write_text("")
+    db = str(tmp_path / "file" / "sessions.db")
+    for command, args in (
+        (watch, ["rtsp://127.0.0.1:9/cam", "--event", "Open day", "--db", db]),
+        (report, ["1", "--out", str(tmp_path / "report"), "--db", db]),
+    ):
+        with pytest.raises(SystemExit) as done:
+            command(args)
+        assert done.value.code == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: cannot open the session database") and db in err
+    assert not (tmp_path / "report").exists()
 
 
 def test_the_weights_option_takes_its_choices_only(capsys):

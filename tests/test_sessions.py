@@ -7,6 +7,7 @@ import json
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -244,12 +245,24 @@ VERSION_1 = [
 ]
 
 
-def test_a_database_of_the_first_schema_is_upgraded_in_place(tmp_path):
-    path = tmp_path / "sessions.db"
+def _old_database(path: Path, statements: list[str]) -> Path:
+    """A database at ``path`` as an older release wrote it."""
     with sqlite3.connect(path) as old:
-        for statement in VERSION_1:
+        for statement in statements:
             old.execute(statement)
     old.close()
+    return path
+
+
+def _schema_version(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        (version,) = db.execute("SELECT version FROM schema_version").fetchall()
+    db.close()
+    return version[0]
+
+
+def test_a_database_of_the_first_schema_is_upgraded_in_place(tmp_path):
+    path = _old_database(tmp_path / "sessions.db", VERSION_1)
     store = SessionStore(path)
     listed = store.list().set_index("id")
     assert listed.loc[1, "status"] == "finished" and listed.loc[1, "duration_s"] == 600
@@ -295,11 +308,7 @@ def _indexes(path) -> dict[str, list[str]]:
 
 
 def test_a_database_of_the_second_schema_gets_faces_indexed_by_time(tmp_path):
-    path = tmp_path / "sessions.db"
-    with sqlite3.connect(path) as old:
-        for statement in VERSION_2:
-            old.execute(statement)
-    old.close()
+    path = _old_database(tmp_path / "sessions.db", VERSION_2)
     assert _indexes(path) == {"ix_faces_session_id": ["session_id"]}
     store = SessionStore(path)
     assert _indexes(path) == {"ix_faces_session_time": ["session_id", "time_s", "track_id"]}
@@ -308,9 +317,7 @@ def test_a_database_of_the_second_schema_gets_faces_indexed_by_time(tmp_path):
     assert _indexes(tmp_path / "new.db") == {}  # no file yet
     SessionStore(tmp_path / "new.db")
     assert _indexes(tmp_path / "new.db") == _indexes(path)  # a new database: the same index
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
-    db.close()
+    assert _schema_version(path) == SCHEMA_VERSION
 
 
 #: Version 3: faces indexed by (session, time, track); no pose, attention, segments or alerts.
@@ -323,11 +330,7 @@ VERSION_3 = [
 
 
 def test_a_database_of_the_third_schema_gains_attention_segments_and_alerts(tmp_path):
-    path = tmp_path / "sessions.db"
-    with sqlite3.connect(path) as old:
-        for statement in VERSION_3:
-            old.execute(statement)
-    old.close()
+    path = _old_database(tmp_path / "sessions.db", VERSION_3)
     store = SessionStore(path)
     lecture = store.get(2)
     # Rows stored before head poses existed: their attention is unknown, not "not attending".
@@ -340,9 +343,7 @@ def test_a_database_of_the_third_schema_gains_attention_segments_and_alerts(tmp_
     reopened = SessionStore(path).get(2)
     assert [s.title for s in reopened.segments] == ["Opening"]
     assert [a.message for a in reopened.alerts] == ["Valence fell"]
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
-    db.close()
+    assert _schema_version(path) == SCHEMA_VERSION
 
 
 #: Version 4: head pose and attention, segments and alerts; no cameras.
@@ -360,11 +361,7 @@ VERSION_4 = [
 
 
 def test_a_database_of_the_fourth_schema_gains_event_cameras(tmp_path):
-    path = tmp_path / "sessions.db"
-    with sqlite3.connect(path) as old:
-        for statement in VERSION_4:
-            old.execute(statement)
-    old.close()
+    path = _old_database(tmp_path / "sessions.db", VERSION_4)
     store = SessionStore(path)
     lecture = store.get(2)  # a single stream: no cameras
     assert lecture.cameras == [] and lecture.gaps == [] and lecture.camera_timeline.empty
@@ -374,9 +371,7 @@ def test_a_database_of_the_fourth_schema_gains_event_cameras(tmp_path):
     reopened = SessionStore(path).get(event)
     assert [c.name for c in reopened.cameras] == ["rtsp://admin:***@10.0.0.5/stream"]
     assert reopened.gaps == [CameraGap(1, 3.0, None)]
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
-    db.close()
+    assert _schema_version(path) == SCHEMA_VERSION
 
 
 def _camera_faces(times: list[float], track_id: int, seed: int) -> pd.DataFrame:

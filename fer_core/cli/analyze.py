@@ -17,7 +17,13 @@ import sys
 from contextlib import closing
 
 from fer_core.cli import quiet
-from fer_core.cli.options import add_model_option, add_output_folder_option, exits_on_error
+from fer_core.cli.options import (
+    add_db_option,
+    add_model_option,
+    add_output_folder_option,
+    command_parser,
+    exits_on_error,
+)
 
 
 def _sample_fps(text: str) -> float:
@@ -31,9 +37,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     from fer_core.batch import ENGINES, Settings
     from fer_core.detection import DETECTORS
 
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_parser(prog, __doc__)
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video files or folders")
     add_output_folder_option(parser)
     parser.add_argument(
@@ -64,9 +68,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--save-sessions", action="store_true", help="also save each video as a dashboard session"
     )
-    parser.add_argument(
-        "--db", metavar="PATH_OR_URL", help="session database: SQLite path or SQLAlchemy URL"
-    )
+    add_db_option(parser)
     parser.add_argument(
         "--agenda", metavar="FILE", help="segments for every video: CSV start,end,title or chapters"
     )

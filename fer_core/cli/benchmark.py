@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fer_core.cli import quiet
-from fer_core.cli.options import exits_on_error
+from fer_core.cli.options import command_parser, exits_on_error
 
 if TYPE_CHECKING:
     from fer_core.analyzer import FrameAnalyzer
@@ -39,9 +39,7 @@ if TYPE_CHECKING:
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     from fer_core.detectors import DEFAULT_DETECTOR, DETECTORS
 
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_parser(prog, __doc__)
     parser.add_argument("video", nargs="?", help="video file (default: generated footage)")
     parser.add_argument("--faces", type=int, default=1, help="faces in generated footage")
     parser.add_argument("--width", type=int, default=640)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
-from fer_core.cli.options import exits_on_error
+from fer_core.cli.options import command_parser, exits_on_error
 
 
 def face_size_table(report: dict) -> str:
@@ -35,9 +35,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     from fer_core.codec import DEFAULT_CRF
     from fer_core.lowres import FACE_SIZES
 
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_parser(prog, __doc__)
     parser.add_argument(
         "--model", help="model name, folder or .keras file (default: shipped model)"
     )

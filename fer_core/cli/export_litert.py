@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
-from fer_core.cli.options import exits_on_error
+from fer_core.cli.options import command_parser, exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_parser(prog, __doc__)
     parser.add_argument("--model", required=True, help="model name, folder or .keras file")
     parser.add_argument("--int8", action="store_true", help="quantize to 8-bit integers")
     parser.add_argument("--data", help="the training dataset (for --int8)")

@@ -14,13 +14,11 @@ import argparse
 import json
 
 from fer_core.cli import quiet
-from fer_core.cli.options import add_weights_option, exits_on_error
+from fer_core.cli.options import add_weights_option, command_parser, exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_parser(prog, __doc__)
     parser.add_argument("members", nargs="+", help="model names, folders or .keras files")
     parser.add_argument("--out", required=True, help="model folder to write")
     parser.add_argument("--tta", choices=["flip", "tencrop"], help="default test-time views")

@@ -12,15 +12,13 @@ import argparse
 import numpy as np
 
 from fer_core.cli import quiet
-from fer_core.cli.options import exits_on_error
+from fer_core.cli.options import command_parser, exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     from fer_core.catalog import DEFAULT_MODEL
 
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_parser(prog, __doc__)
     parser.add_argument("images", nargs="*", help="image files (default: a sample photo)")
     parser.add_argument(
         "--model",

@@ -12,15 +12,13 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
-from fer_core.cli.options import exits_on_error
+from fer_core.cli.options import command_parser, exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     from fer_core.detectors.centerface import FLOAT_MODEL_PATH, MODEL_PATH
 
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_parser(prog, __doc__)
     parser.add_argument("--source", default=str(FLOAT_MODEL_PATH), help="the float ONNX model")
     parser.add_argument("--out", default=str(MODEL_PATH), help="the int8 ONNX file to write")
     quiet.add_option(parser)

@@ -13,23 +13,21 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
-from fer_core.cli.options import add_output_folder_option
+from fer_core.cli.options import (
+    add_db_option,
+    add_output_folder_option,
+    command_parser,
+    exits_on_error,
+)
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_parser(prog, __doc__)
     parser.add_argument(
         "session_ids", nargs="+", type=int, metavar="SESSION_ID", help="saved sessions' ids"
     )
     add_output_folder_option(parser)
-    parser.add_argument(
-        "--db",
-        metavar="PATH_OR_URL",
-        help="session database: SQLite path or SQLAlchemy URL (default: $FER_CORE_DB, then "
-        "the default database)",
-    )
+    add_db_option(parser)
     quiet.add_option(parser)
     return parser
 
@@ -40,13 +38,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from fer_core.events.report import write_report
     from fer_core.sessions import SessionNotFoundError, SessionStore, SessionStoreError
 
-    try:
+    with exits_on_error(parser, SessionStoreError, code=1):
         store = SessionStore(args.db)
-        paths = write_report(store, args.session_ids, args.out)
-    except SessionNotFoundError as error:
-        parser.exit(1, f"error: {error.args[0]} in {store.url}; nothing was written\n")
-    except SessionStoreError as error:
-        parser.exit(1, f"error: {error}\n")
+        try:
+            paths = write_report(store, args.session_ids, args.out)
+        except SessionNotFoundError as error:
+            parser.exit(1, f"error: {error.args[0]} in {store.url}; nothing was written\n")
     for path in paths.values():
         print(f"wrote {path}")
     return 0

@@ -17,13 +17,11 @@ import argparse
 import json
 
 from fer_core.cli import quiet
-from fer_core.cli.options import add_weights_option, exits_on_error
+from fer_core.cli.options import add_weights_option, command_parser, exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_parser(prog, __doc__)
     parser.add_argument("general", help="model name, folder or .keras file for every face")
     parser.add_argument("small", help="the small-face network (name, folder or .keras file)")
     parser.add_argument("--data", required=True, help="the training dataset (fits the gate)")

@@ -13,12 +13,11 @@ import argparse
 from pathlib import Path
 
 from fer_core.cli import quiet
+from fer_core.cli.options import command_parser
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_parser(prog, __doc__)
     parser.add_argument("--minutes", type=float, default=60.0, help="stream time (default 60)")
     parser.add_argument("--faces", type=int, default=50, help="people in view (default 50)")
     parser.add_argument("--fps", type=float, default=15.0, help="analyzed frames a second")

@@ -20,16 +20,14 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
-from fer_core.cli.options import exits_on_error
+from fer_core.cli.options import command_parser, exits_on_error
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     from fer_core.lowres import TRAINING_SIZES
     from fer_core.models import RECIPES
 
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_parser(prog, __doc__)
     parser.add_argument("--data", required=True, help="dataset root (any supported layout)")
     parser.add_argument("--arch", default="vgg", choices=sorted(RECIPES))
     parser.add_argument("--epochs", type=int, help="default: the architecture's recipe")

@@ -23,7 +23,7 @@ import time
 from typing import TYPE_CHECKING
 
 from fer_core.cli import quiet
-from fer_core.cli.options import add_model_option
+from fer_core.cli.options import add_db_option, add_model_option, command_parser, exits_on_error
 
 if TYPE_CHECKING:
     from fer_core.cameras import Event
@@ -42,17 +42,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     from fer_core.cameras.source import OPEN_TIMEOUT_S
     from fer_core.detection import DETECTORS
 
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_parser(prog, __doc__)
     parser.add_argument("urls", nargs="+", metavar="URL", help="camera URLs or devices")
     parser.add_argument("--event", required=True, metavar="NAME", help="the session's name")
     parser.add_argument(
         "--duration", type=_seconds, metavar="S", help="stop after S seconds (default: never)"
     )
-    parser.add_argument(
-        "--db", metavar="PATH_OR_URL", help="session database (default: $FER_CORE_DB or ~/.local)"
-    )
+    add_db_option(parser)
     parser.add_argument(
         "--status-every",
         type=_seconds,
@@ -81,11 +77,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from fer_core.errors import FerCoreError
     from fer_core.sessions import SessionStore
 
-    try:
+    with exits_on_error(parser, FerCoreError, code=1):
         store = SessionStore(args.db)
-    except FerCoreError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
     options = {"detector": args.detector, "classifier": args.model}
     event = Event(
         store,
