@@ -54,7 +54,7 @@ class VideoAnalysis:
     annotated_path: Path | None = None
     frame_times: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     #: People's rows from the ``warmup_s`` before ``start_s``: what a chunk shares with the
-    #: chunk before it, to tell which of its people are the same (``fer_core.chunk_links``).
+    #: chunk before it, to tell which of its people are the same (``fer_core.batch.chunks``).
     warmup_faces: pd.DataFrame | None = field(default=None, repr=False)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from fer_core import FrameAnalyzer
 from fer_core.batch import BatchError, Settings, output_names, run_batch
-from fer_core.batch_outputs import INDEX_FILES
+from fer_core.batch.outputs import INDEX_FILES
 from fer_core.detectors import detect_faces, make_detector
 from fer_core.errors import InvalidInputError
 from fer_core.preprocessing import preprocess

@@ -21,8 +21,8 @@ from fer_core.batch import (
     output_names,
     run_batch,
 )
-from fer_core.batch_engines import cached_analyzer
-from fer_core.chunk_links import LOOKAHEAD_S, WARMUP_S
+from fer_core.batch.chunks import LOOKAHEAD_S, WARMUP_S
+from fer_core.batch.engines import cached_analyzer
 from fer_core.events.agenda import parse_agenda
 from fer_core.events.segments import SEGMENT_COLUMNS
 from fer_core.synthetic import scene, write_demo_video

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from fer_core.batch import run_batch
-from fer_core.batch_engines import WORKER_DIED
+from fer_core.batch.engines import WORKER_DIED
 from fer_core.synthetic import write_demo_video
 
 

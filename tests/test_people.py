@@ -9,7 +9,7 @@ import pytest
 
 from fer_core import FrameAnalyzer
 from fer_core.batch import Settings, run_batch
-from fer_core.chunk_links import link_tracks, relabel
+from fer_core.batch.chunks import link_tracks, relabel
 from fer_core.detectors import Detections
 from fer_core.faces import Face, FaceAnnotator
 from fer_core.synthetic import Walker, people_scene, write_people_video

@@ -22,8 +22,8 @@ import av
 import numpy as np
 import pandas as pd
 
-from fer_core.batch_types import BUCKET_S, CHUNK_ID_STRIDE, BatchError, Settings, VideoOutputs
-from fer_core.chunk_links import LOOKAHEAD_S, WARMUP_S
+from fer_core.batch.chunks import LOOKAHEAD_S, WARMUP_S
+from fer_core.batch.types import BUCKET_S, CHUNK_ID_STRIDE, BatchError, Settings, VideoOutputs
 from fer_core.errors import FerCoreError, InvalidInputError
 from fer_core.redaction import mask_credentials
 
@@ -55,7 +55,7 @@ class Done:
     frame_times: np.ndarray
     summary: dict
     #: A later chunk's people in the seconds before its start, which the chunk before it
-    #: also analyzed: how the two chunks' people are linked (``fer_core.chunk_links``).
+    #: also analyzed: how the two chunks' people are linked (``fer_core.batch.chunks``).
     warmup_faces: pd.DataFrame | None = None
 
 

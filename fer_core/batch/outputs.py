@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from fer_core import analytics
-from fer_core.batch_engines import Done, Outcome, Task
-from fer_core.batch_types import BUCKET_S, Input, Settings, VideoOutputs
-from fer_core.chunk_links import link_tracks, relabel
+from fer_core.batch.chunks import link_tracks, relabel
+from fer_core.batch.engines import Done, Outcome, Task
+from fer_core.batch.types import BUCKET_S, Input, Settings, VideoOutputs
 from fer_core.events.alerts import Alert, detect_alerts
 from fer_core.events.segments import Segment, segment_table
 from fer_core.redaction import mask_credentials

@@ -12,9 +12,9 @@ The work is cut into tasks (a whole video, or ``chunk_s``-second chunks of one) 
 this process, in a local process pool or on a Ray cluster. Tasks only analyze; this process
 gathers their results and writes every file, so all engines give the same outputs.
 
-This module is the public API and runs the batch; ``batch_engines`` holds the tasks and
-where they run, ``batch_outputs`` the files, ``batch_sessions`` the saving into the session
-store and ``batch_types`` what they share.
+This package's top is the public API and runs the batch; ``engines`` holds the tasks and
+where they run, ``outputs`` the files, ``sessions`` the saving into the session store,
+``chunks`` the joining of a chunked video's people and ``types`` what they all share.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fer_core.batch_engines import ENGINES, Failed, import_ray, plan, run_tasks
-from fer_core.batch_outputs import (
+from fer_core.batch.engines import ENGINES, Failed, import_ray, plan, run_tasks
+from fer_core.batch.outputs import (
     INDEX_COLUMNS,
     INDEX_FILES,
     Video,
@@ -44,8 +44,8 @@ from fer_core.batch_outputs import (
     write_index,
     write_outputs,
 )
-from fer_core.batch_sessions import SessionSaver
-from fer_core.batch_types import (
+from fer_core.batch.sessions import SessionSaver
+from fer_core.batch.types import (
     BUCKET_S,
     CHUNK_ID_STRIDE,
     BatchError,

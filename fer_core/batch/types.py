@@ -21,7 +21,7 @@ MAX_SAMPLE_FPS = 1000.0
 #: The shortest chunk: the timeline's bucket (shorter ones only multiply the tasks).
 MIN_CHUNK_S = 1.0
 #: New track ids of chunk k are ``k * CHUNK_ID_STRIDE + id``; a person the chunk before also
-#: saw keeps that chunk's id (``fer_core.chunk_links``).
+#: saw keeps that chunk's id (``fer_core.batch.chunks``).
 CHUNK_ID_STRIDE = 1_000_000
 BUCKET_S = 1.0  # the timeline is per second
 
@@ -36,7 +36,7 @@ class Settings:
 
     ``sample_fps=None`` analyzes every frame. ``chunk_s`` cuts long videos into chunks that
     run as separate tasks; each chunk starts tracking a few seconds early, so its people are
-    linked to the chunk before's and counted once (``fer_core.chunk_links``).
+    linked to the chunk before's and counted once (``fer_core.batch.chunks``).
     """
 
     sample_fps: float | None = 3.0

@@ -15,8 +15,8 @@ from typing import Any
 import av
 import pandas as pd
 
-from fer_core.batch_outputs import read_timeline, session_id, stored_events, write_json
-from fer_core.batch_types import BatchError, VideoOutputs
+from fer_core.batch.outputs import read_timeline, session_id, stored_events, write_json
+from fer_core.batch.types import BatchError, VideoOutputs
 from fer_core.errors import FerCoreError
 from fer_core.events.alerts import Alert
 from fer_core.events.segments import Segment
