@@ -51,6 +51,7 @@ from fer_core.detectors import (
     make_detector,
 )
 from fer_core.detectors.base import require_pixels
+from fer_core.detectors.search import TiledSearch
 from fer_core.errors import InvalidInputError
 from fer_core.faces import UNKNOWN, Face, FaceAnnotator, box_iou, face_rows
 from fer_core.motion import FlowTracker
@@ -213,15 +214,25 @@ class FrameAnalyzer:
                 shift = tuple(self._camera - camera_then)
                 self._apply(future.result().scaled(1.0, shift), searched_at)
 
-    def detect_faces(self, frame: np.ndarray) -> Detections:
-        """A full search: every face in the frame, with scores and landmarks."""
+    def detect_faces(
+        self, frame: np.ndarray, near: np.ndarray | None = None, everywhere: bool = False
+    ) -> Detections:
+        """A full search: every face in the frame, with scores and landmarks. With the tiled
+        search (the default detector's), ``near`` boxes of faces known from before and
+        ``everywhere`` say where to look closer for faces too small for one pass
+        (``TiledSearch.detect_faces``); other detectors search as ever."""
         frame = require_pixels(frame)
         scale = 1.0
         if self.detect_width and frame.shape[1] > self.detect_width:
             scale = self.detect_width / frame.shape[1]
             frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         with self._detect_lock:
-            return detect_faces(self.detector, frame).scaled(scale)
+            if isinstance(self.detector, TiledSearch):
+                near = None if near is None else np.asarray(near, float) * scale
+                found = self.detector.detect_faces(frame, near, everywhere)
+            else:
+                found = detect_faces(self.detector, frame)
+            return found.scaled(scale)
 
     def detect(self, frame: np.ndarray) -> np.ndarray:
         """Face boxes of a full search, in frame coordinates."""
@@ -293,12 +304,17 @@ class FrameAnalyzer:
             return
         self._last_search = now
         self.searches += 1
-        if new_stream or not self.background_search:
-            self._apply(self.detect_faces(frame), now)
+        if new_stream:  # nothing to go on: look closely everywhere (a photo is one frame)
+            self._apply(self.detect_faces(frame, everywhere=True), now)
+            return
+        # Every track, in view or not, keeps the closer look where it is.
+        near = self.tracker.snapshot()[1]
+        if not self.background_search:
+            self._apply(self.detect_faces(frame, near), now)
             return
         if self._searcher is None:
             self._searcher = ThreadPoolExecutor(1, thread_name_prefix="face-search")
-        future = self._searcher.submit(self.detect_faces, frame.copy())
+        future = self._searcher.submit(self.detect_faces, frame.copy(), near)
         self._pending = (future, self._camera.copy(), now)
 
     def _apply(self, found: Detections, searched_at: float) -> None:

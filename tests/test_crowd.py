@@ -57,6 +57,32 @@ def test_faces_of_ten_pixels_need_the_upscaled_pass():
     assert searched >= 0.9 and searched > native_only + 0.3, (native_only, searched)
 
 
+def test_a_first_look_searches_everywhere_and_known_faces_keep_the_closer_look():
+    # A 1080p hall whose back rows (10-16 px) the native pass mostly misses, too large for
+    # the enlarged pass over the whole frame: the small faces it finds seed cells beside
+    # and above them, and here they are too few to seed every row.
+    frame, truth = crowd_scene(1920, 1080, n_faces=250, face_px=(10, 40), seed=1)
+    tiny = truth[:, 2] < 16
+
+    def tiny_recall(boxes: np.ndarray) -> float:
+        return float((iou_matrix(truth[tiny], boxes).max(axis=1) >= 0.3).mean())
+
+    search = make_detector("centerface")
+    assert tiny.sum() >= 40 and tiny_recall(search.detect(frame)) < 0.6
+    assert tiny_recall(search.detect_faces(frame, everywhere=True).boxes) >= 0.9
+    # Where faces were known before (a stream's tracks), the closer look stays.
+    assert tiny_recall(search.detect_faces(frame, near=truth[tiny]).boxes) >= 0.9
+    # So the analyzer's first look at a photo or a stream finds them, and the stream keeps
+    # them: confirmed as people by the searches that follow.
+    analyzer = FrameAnalyzer(background_search=False)
+    first = analyzer.analyze(frame, 0.0)
+    assert tiny_recall(np.array([f.box for f in first])) >= 0.9
+    for time_s in (0.5, 1.0, 1.5, 2.0, 2.5):
+        faces = analyzer.analyze(frame, time_s)
+    people = np.array([f.box for f in faces if f.confirmed])
+    assert tiny_recall(people) >= 0.9 and analyzer.searches >= 3
+
+
 def test_a_4k_frame_is_searched_in_tiles_that_each_stay_small():
     frame, truth = crowd_scene(3840, 2160, n_faces=120, face_px=(20, 60), seed=2)
     search = make_detector("centerface")

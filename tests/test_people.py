@@ -85,8 +85,8 @@ def test_a_false_detection_in_one_search_is_not_a_person(analyzer, monkeypatch):
     frames = [people_scene([walker], t / 10, 3, 640, 360)[0] for t in range(30)]
     real = analyzer.detect_faces
 
-    def with_a_flicker(frame):
-        found = real(frame)
+    def with_a_flicker(frame, *hints, **more_hints):
+        found = real(frame, *hints, **more_hints)
         with_a_flicker.calls += 1
         if with_a_flicker.calls == 2:  # the second search also "finds" a lamp
             found = Detections(

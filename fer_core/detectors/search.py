@@ -6,9 +6,11 @@ rest with up to three views of the frame, merged by non-maximum suppression:
 - **native**: the frame at its own resolution, cut into overlapping tiles of at most
   ``tile_px`` pixels a side when it is larger (a 4K frame is never one giant tensor);
 - **upscaled**: ``upscale``-times enlarged cells where faces near the native pass's floor
-  were found (and the cells beside and above them, where more such faces hide), or the
-  whole frame when it is at most ``upscale_all_px`` pixels in all (a photo) and the native
-  pass found no face or a small one, for faces of 6-12 pixels; a webcam's face skips it;
+  were found, or were known before (a stream's tracks), and the cells beside and above them,
+  where more such faces hide; or the whole frame when it is at most ``upscale_all_px``
+  pixels in all and the native pass found no face or a small one, or when asked to look
+  everywhere (a first look at a photo or a stream, which has nothing to go on): for faces of
+  6-12 pixels, which the native pass misses; a webcam's face skips it;
 - **coarse**: a copy at ``coarse_px`` on its longer side when the frame is larger than that,
   for faces too large for one tile.
 """
@@ -93,15 +95,24 @@ class TiledSearch:
         """Faces as (N, 4) int ``x, y, w, h`` boxes."""
         return self.detect_faces(frame).boxes
 
-    def detect_faces(self, frame: np.ndarray) -> Detections:
-        """Every face the three views find, merged, in frame pixels."""
+    def detect_faces(
+        self, frame: np.ndarray, near: np.ndarray | None = None, everywhere: bool = False
+    ) -> Detections:
+        """Every face the three views find, merged, in frame pixels. ``near``: (N, 4) boxes
+        of faces known from before (a stream's tracks, in this frame), whose small ones seed
+        the enlarged pass as the native pass's do: a row of faces the native pass misses,
+        once found, stays searched. ``everywhere``: enlarge the whole frame, whatever its
+        size."""
         frame = bgr_frame(frame)
         height, width = frame.shape[:2]
         found = [self._native(frame)]
-        native = found[0].boxes
+        seeds = found[0].boxes
+        if near is not None:
+            seeds = np.vstack([seeds, np.asarray(near, float).reshape(-1, 4)])
         # Only where faces may be too small for one pass: none found yet, or small ones.
-        if self.upscale > 1 and (not len(native) or (native[:, 2] < self.small_px).any()):
-            found.append(self._upscaled(frame, found[0]))
+        small = not len(found[0]) or (seeds[:, 2] < self.small_px).any()
+        if self.upscale > 1 and (everywhere or small):
+            found.append(self._upscaled(frame, seeds, everywhere))
         if self.coarse_px and max(height, width) > self.coarse_px * 2:
             factor = self.coarse_px / max(height, width)
             small = cv2.resize(frame, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
@@ -118,14 +129,15 @@ class TiledSearch:
             parts.append(detect_faces(self.detector, tile).scaled(1.0, (w.x0, w.y0)))
         return Detections.concatenate(parts)
 
-    def _upscaled(self, frame: np.ndarray, native: Detections) -> Detections:
+    def _upscaled(self, frame: np.ndarray, seeds: np.ndarray, everywhere: bool) -> Detections:
         """The enlarged pass over the parts of the frame that may hold faces too small for
-        the native pass: all of a small frame, else rows of cells around small faces."""
+        the native pass: all of a small frame (or of any, ``everywhere``), else rows of cells
+        around the small faces among ``seeds``."""
         height, width = frame.shape[:2]
-        if height * width <= self.upscale_all_px:
+        if everywhere or height * width <= self.upscale_all_px:
             windows = [_Window(0, 0, width, height)]
         else:
-            windows = self._small_face_windows(native.boxes, width, height)
+            windows = self._small_face_windows(seeds, width, height)
         parts = []
         for w in windows:
             view = cv2.resize(
