@@ -13,12 +13,7 @@ from __future__ import annotations
 import argparse
 
 from fer_core.cli import quiet
-from fer_core.cli.options import (
-    add_db_option,
-    add_output_folder_option,
-    command_parser,
-    exits_on_error,
-)
+from fer_core.cli.options import add_db_option, add_output_folder_option, command_parser
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -38,12 +33,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from fer_core.events.report import write_report
     from fer_core.sessions import SessionNotFoundError, SessionStore, SessionStoreError
 
-    with exits_on_error(parser, SessionStoreError, code=1):
+    try:
         store = SessionStore(args.db)
-        try:
-            paths = write_report(store, args.session_ids, args.out)
-        except SessionNotFoundError as error:
-            parser.exit(1, f"error: {error.args[0]} in {store.url}; nothing was written\n")
+        paths = write_report(store, args.session_ids, args.out)
+    except SessionNotFoundError as error:
+        parser.exit(1, f"error: {error.args[0]} in {store.url}; nothing was written\n")
+    except SessionStoreError as error:
+        parser.exit(1, f"error: {error}\n")
     for path in paths.values():
         print(f"wrote {path}")
     return 0

@@ -110,8 +110,8 @@ class TiledSearch:
         if near is not None:
             seeds = np.vstack([seeds, np.asarray(near, float).reshape(-1, 4)])
         # Only where faces may be too small for one pass: none found yet, or small ones.
-        small = not len(found[0]) or (seeds[:, 2] < self.small_px).any()
-        if self.upscale > 1 and (everywhere or small):
+        may_hide_small = not len(found[0]) or (seeds[:, 2] < self.small_px).any()
+        if self.upscale > 1 and (everywhere or may_hide_small):
             found.append(self._upscaled(frame, seeds, everywhere))
         if self.coarse_px and max(height, width) > self.coarse_px * 2:
             factor = self.coarse_px / max(height, width)
